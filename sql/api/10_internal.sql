@@ -1,0 +1,118 @@
+-- Internal helpers of the API: argument checks and the JSON shapes.
+-- Names start with an underscore; none is granted to any role. The JSON shapes
+-- live here and only here, so every function returns the same session and turn.
+
+-- Raises invalid_parameter_value (22023) unless the id is a non-blank string of at most max_chars.
+CREATE OR REPLACE FUNCTION llm._require_id(arg_name text, value text, max_chars integer DEFAULT 200)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF value IS NULL THEN
+    RAISE EXCEPTION '% must not be NULL', arg_name USING ERRCODE = '22023';
+  ELSIF btrim(value) = '' THEN
+    RAISE EXCEPTION '% must not be blank', arg_name USING ERRCODE = '22023';
+  ELSIF length(value) > max_chars THEN
+    RAISE EXCEPTION '% is % characters long; the limit is %', arg_name, length(value), max_chars
+      USING ERRCODE = '22023';
+  END IF;
+END;
+$$;
+
+-- Raises 22023 unless the text is present (when required) and at most 16 MiB.
+CREATE OR REPLACE FUNCTION llm._require_text(arg_name text, value text, required boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF value IS NULL THEN
+    IF required THEN
+      RAISE EXCEPTION '% must not be NULL', arg_name USING ERRCODE = '22023';
+    END IF;
+  ELSIF octet_length(value) > 16777216 THEN
+    RAISE EXCEPTION '% is % bytes; the limit is 16 MiB (16777216 bytes)', arg_name, octet_length(value)
+      USING ERRCODE = '22023';
+  END IF;
+END;
+$$;
+
+-- Raises 22023 unless metadata is a JSON object of at most 1 MiB.
+CREATE OR REPLACE FUNCTION llm._require_metadata(value jsonb)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF value IS NULL OR jsonb_typeof(value) <> 'object' THEN
+    RAISE EXCEPTION 'metadata must be a JSON object, not %', coalesce(jsonb_typeof(value), 'NULL')
+      USING ERRCODE = '22023', HINT = 'Pass ''{}'' for no metadata.';
+  ELSIF pg_column_size(value) > 1048576 THEN
+    RAISE EXCEPTION 'metadata is % bytes; the limit is 1 MiB', pg_column_size(value) USING ERRCODE = '22023';
+  END IF;
+END;
+$$;
+
+-- Raises 22023 unless the integer lies in [lo, hi].
+CREATE OR REPLACE FUNCTION llm._require_range(arg_name text, value bigint, lo bigint, hi bigint)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF value IS NULL THEN
+    RAISE EXCEPTION '% must not be NULL', arg_name USING ERRCODE = '22023';
+  ELSIF value < lo OR value > hi THEN
+    RAISE EXCEPTION '% must be between % and %, not %', arg_name, lo, hi, value USING ERRCODE = '22023';
+  END IF;
+END;
+$$;
+
+-- The JSON of one turn. LANGUAGE sql without SET so the planner can inline it
+-- into the history aggregate; every name is qualified instead.
+CREATE OR REPLACE FUNCTION llm._turn_json(t llm.turns)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+  SELECT pg_catalog.jsonb_build_object(
+    'seq', t.seq,
+    'question', t.question,
+    'response', t.response,
+    'tokens', t.tokens,
+    'metadata', t.metadata,
+    'request_id', t.request_id,
+    'timestamp', t.created_at)
+$$;
+
+-- The JSON of a session without its history (list_sessions' summaries).
+CREATE OR REPLACE FUNCTION llm._summary_json(s llm.sessions)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+  SELECT pg_catalog.jsonb_build_object(
+    'session_id', s.session_id,
+    'agent_role', s.agent_role,
+    'turn_count', s.turn_count,
+    'total_tokens', s.total_tokens,
+    'metadata', s.metadata,
+    'created_at', s.created_at,
+    'last_query_at', s.last_query_at)
+$$;
+
+-- The JSON of a session with the given history (an array of _turn_json, oldest first):
+-- the seed's session map.
+CREATE OR REPLACE FUNCTION llm._session_json(s llm.sessions, history jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+  SELECT llm._summary_json(s) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+    'startup_context', s.startup_context,
+    'conversation_history', COALESCE(history, '[]'::jsonb))
+$$;
+
+REVOKE ALL ON FUNCTION
+  llm._require_id(text, text, integer), llm._require_text(text, text, boolean),
+  llm._require_metadata(jsonb), llm._require_range(text, bigint, bigint, bigint),
+  llm._turn_json(llm.turns), llm._summary_json(llm.sessions), llm._session_json(llm.sessions, jsonb)
+FROM PUBLIC;

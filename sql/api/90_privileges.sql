@@ -1,0 +1,31 @@
+-- Who may call what. Applied last, on every migrate, so a new function is
+-- covered as soon as it is listed here. PostgreSQL grants EXECUTE to PUBLIC on
+-- every new function, and ALTER DEFAULT PRIVILEGES IN SCHEMA cannot take that
+-- away: so every function of the schema is revoked from PUBLIC explicitly.
+DO $grants$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = 'llm'::regnamespace LOOP
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+  END LOOP;
+END
+$grants$;
+
+-- Clients: the session API.
+GRANT EXECUTE ON FUNCTION
+  llm.create_session(text, text, text, jsonb),
+  llm.append_turn(text, text, text, integer, jsonb, integer, text),
+  llm.get_session(text, integer),
+  llm.end_session(text),
+  llm.list_sessions(text, integer, timestamptz, text)
+TO llm_app;
+
+-- Operators: the client API (llm_admin is a member of llm_app) and maintenance.
+GRANT EXECUTE ON FUNCTION
+  llm.cleanup_stale(interval, integer),
+  llm.schedule_cleanup(text, interval),
+  llm.unschedule_cleanup(),
+  llm.stats()
+TO llm_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA llm TO llm_admin;
