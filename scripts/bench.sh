@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# make bench: builds the Swift benchmark client in release mode and runs scripts/bench.py.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$LLM_ROOT"
+if grep -q 'llm-sessions-bench' Package.swift; then
+  swift build -c release --product llm-sessions-bench >&2
+fi
+exec python3 scripts/bench.py "$@"
