@@ -1,0 +1,86 @@
+import Foundation
+import LLMSessions
+
+/// Writing results: aligned tables for people, stable JSON for scripts.
+enum Output {
+    /// One encoder for every JSON the tool prints: sorted keys, timestamps as the SQL layer writes them.
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.string(from: date))
+        }
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Prints a value as JSON on stdout.
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        print(try json(value))
+    }
+
+    /// A JSON value on one line, keys sorted (metadata in tables).
+    static func compact(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "\(value)" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A one-line excerpt of a text: newlines become spaces, long texts end in an ellipsis.
+    static func excerpt(_ text: String, limit: Int) -> String {
+        let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        guard line.count > limit else { return line }
+        return line.prefix(max(limit - 1, 0)).trimmingCharacters(in: .whitespaces) + "…"
+    }
+
+    /// A timestamp for people: UTC, to the second.
+    static func human(_ date: Date) -> String {
+        let full = Timestamp.string(from: date)   // 2026-11-24T21:30:47.123456+00:00
+        return String(full.prefix(19)).replacingOccurrences(of: "T", with: " ") + "Z"
+    }
+}
+
+/// A table whose columns line up; numbers align right.
+struct Table {
+    enum Alignment { case left, right }
+
+    struct Column {
+        var header: String
+        var alignment: Alignment = .left
+    }
+
+    var columns: [Column]
+    var rows: [[String]] = []
+
+    init(_ columns: Column...) { self.columns = columns }
+
+    mutating func append(_ row: String...) { rows.append(row) }
+
+    /// The table as lines: a header row, then one line per row, two spaces between columns.
+    func render() -> String {
+        let all = [columns.map(\.header)] + rows
+        let widths = columns.indices.map { index in
+            all.map { index < $0.count ? $0[index].count : 0 }.max() ?? 0
+        }
+        return all.map { row in
+            columns.indices.map { index -> String in
+                let cell = index < row.count ? row[index] : ""
+                let padding = String(repeating: " ", count: widths[index] - cell.count)
+                return columns[index].alignment == .right ? padding + cell : cell + padding
+            }
+            .joined(separator: "  ")
+            .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        .joined(separator: "\n")
+    }
+}
+
+/// Key/value lines with the keys padded to one width (session headers, reports).
+func keyValueLines(_ pairs: [(String, String)], indent: String = "") -> String {
+    let width = pairs.map(\.0.count).max() ?? 0
+    return pairs.map { key, value in
+        indent + key + String(repeating: " ", count: width - key.count) + "  " + value
+    }
+    .joined(separator: "\n")
+}
