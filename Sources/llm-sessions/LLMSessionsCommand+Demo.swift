@@ -201,7 +201,7 @@ enum DemoScript {
     static let secondTokens = 215
 
     static func turnMetadata(step: Int) -> JSONValue {
-        ["source": "llm-sessions demo", "pid": .string(String(ProcessInfo.processInfo.processIdentifier)), "step": .string(String(step))]
+        ["source": "llm-sessions demo", "pid": .integer(Int64(ProcessInfo.processInfo.processIdentifier)), "step": .integer(Int64(step))]
     }
 }
 

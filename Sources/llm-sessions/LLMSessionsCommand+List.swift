@@ -36,7 +36,7 @@ extension LLMSessionsCommand {
             guard (before == nil) == (beforeID == nil) else {
                 throw ValidationError("--before and --before-id go together")
             }
-            if let before, Timestamp.date(from: before) == nil {
+            if let before, PostgresTimestamp.parse(before) == nil {
                 throw ValidationError("--before is not a timestamp like 2026-11-24T21:30:47.123456+00:00: \(before)")
             }
             try requireText(beforeID, "--before-id")
@@ -44,7 +44,7 @@ extension LLMSessionsCommand {
 
         func run() async throws {
             var cursor: SessionPage.Cursor?
-            if let before, let beforeID, let date = Timestamp.date(from: before) {
+            if let before, let beforeID, let date = PostgresTimestamp.parse(before) {
                 cursor = SessionPage.Cursor(before: date, beforeID: beforeID)
             }
             let page = try await connection.withStore {
@@ -72,7 +72,7 @@ extension LLMSessionsCommand {
                 var command = ["llm-sessions", "list"]
                 if let role { command += ["--role", shellQuoted(role)] }
                 if limit != 100 { command += ["--limit", "\(limit)"] }
-                command += ["--before", shellQuoted(Timestamp.string(from: next.before)), "--before-id", shellQuoted(next.beforeID)]
+                command += ["--before", shellQuoted(PostgresTimestamp.format(next.before)), "--before-id", shellQuoted(next.beforeID)]
                 print("\nnext page: \(command.joined(separator: " "))")
             }
         }

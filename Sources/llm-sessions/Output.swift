@@ -3,15 +3,10 @@ import LLMSessions
 
 /// Writing results: aligned tables for people, stable JSON for scripts.
 enum Output {
-    /// One encoder for every JSON the tool prints: sorted keys, timestamps as the SQL layer writes them.
+    /// Every JSON the tool prints goes through the library's encoder: sorted keys, timestamps as
+    /// PostgreSQL writes them, so scripts see the same shapes as the SQL API.
     static func json<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.string(from: date))
-        }
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        String(decoding: try SessionJSON.makeEncoder(prettyPrinted: true).encode(value), as: UTF8.self)
     }
 
     /// Prints a value as JSON on stdout.
@@ -21,9 +16,7 @@ enum Output {
 
     /// A JSON value on one line, keys sorted (metadata in tables).
     static func compact(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { return "\(value)" }
+        guard let data = try? SessionJSON.makeEncoder().encode(value) else { return "\(value)" }
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -36,7 +29,7 @@ enum Output {
 
     /// A timestamp for people: UTC, to the second.
     static func human(_ date: Date) -> String {
-        let full = Timestamp.string(from: date)   // 2026-11-24T21:30:47.123456+00:00
+        let full = PostgresTimestamp.format(date)   // 2026-11-24T21:30:47.123456+00:00
         return String(full.prefix(19)).replacingOccurrences(of: "T", with: " ") + "Z"
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The session JSON `llm-sessions show --json` prints, as a script would read it.
-private struct SessionJSON: Decodable {
+private struct ShownSession: Decodable {
     struct TurnJSON: Decodable {
         var seq: Int
         var question: String
@@ -31,7 +31,7 @@ struct CLITests {
         let created = try CLI.run(["create", "--role", "ceo", "--context", "You are the CEO.", "--id", id,
                                    "--metadata", #"{"team": "cli"}"#, "--json"])
         #expect(created.status == 0, "\(created)")
-        let session = try created.json(SessionJSON.self)
+        let session = try created.json(ShownSession.self)
         #expect(session.session_id == id)
         #expect(session.turn_count == 0)
         #expect(session.conversation_history.isEmpty)
@@ -53,7 +53,7 @@ struct CLITests {
 
         let shown = try CLI.run(["show", id, "--json"])
         #expect(shown.status == 0, "\(shown)")
-        let full = try shown.json(SessionJSON.self)
+        let full = try shown.json(ShownSession.self)
         #expect(full.agent_role == "ceo")
         #expect(full.startup_context == "You are the CEO.")
         #expect(full.metadata == ["team": "cli"])
@@ -65,7 +65,7 @@ struct CLITests {
         #expect(full.conversation_history[1].request_id == "r-2")
         #expect(full.conversation_history[0].timestamp.hasSuffix("+00:00"))
 
-        let last = try CLI.run(["show", id, "--last", "1", "--json"]).json(SessionJSON.self)
+        let last = try CLI.run(["show", id, "--last", "1", "--json"]).json(ShownSession.self)
         #expect(last.conversation_history.map(\.seq) == [2])
         #expect(last.turn_count == 2)
 
@@ -161,11 +161,20 @@ struct CLITests {
         let stale = try CLI.run(["append", id, "--question", "q2", "--response", "r2", "--expect-turn-count", "0"])
         #expect(stale.status == 4, "\(stale)")
         #expect(stale.stderr.contains("expected 0, actual 1"), "\(stale)")
-        #expect(try CLI.run(["show", id, "--json"]).json(SessionJSON.self).turn_count == 1, "nothing was stored")
+        #expect(try CLI.run(["show", id, "--json"]).json(ShownSession.self).turn_count == 1, "nothing was stored")
 
         let duplicate = try CLI.run(["create", "--role", "ceo", "--id", id])
         #expect(duplicate.status == 4, "\(duplicate)")
         #expect(duplicate.stderr.contains("already exists"))
+    }
+
+    @Test("an argument the server rejects exits 65 with the server's reason")
+    func invalidArgumentExits65() throws {
+        let tooLong = String(repeating: "x", count: 201)   // session ids are at most 200 characters
+        let result = try CLI.run(["create", "--role", "ceo", "--id", tooLong])
+        #expect(result.status == 65, "\(result)")
+        #expect(result.stderr.contains("invalid argument"), "\(result)")
+        #expect(result.stderr.contains("200"), "the limit is named: \(result)")
     }
 
     @Test("usage errors exit 64 before anything reaches the server", arguments: [
