@@ -4,8 +4,8 @@ extension SessionStore {
     /// Brings the database schema and API up to date from the SQL files under `sqlRoot`.
     ///
     /// Follows the same protocol as `scripts/migrate.sh`: runs `sql/migrator.sql` as one script,
-    /// then each `Migrations/*.sql` in file-name order in its own transaction through
-    /// `llm._apply_migration(name, text)`, then all `sql/api/*.sql` in one transaction through
+    /// then each `Migrations/[0-9]*.sql` in file-name order in its own transaction through
+    /// `llm._apply_migration(name, text)`, then all `sql/api/[0-9]*.sql` in one transaction through
     /// `llm._apply_api(name, text)`. Safe to run concurrently with other migrators.
     ///
     /// - Parameter sqlRoot: the directory that contains `sql/` and `Migrations/` (the repository root).
@@ -53,11 +53,11 @@ extension SessionStore {
         }
     }
 
-    /// The `*.sql` files of a directory, sorted by file name; none when the directory does not exist.
+    /// The `[0-9]*.sql` files of a directory (as scripts/migrate.sh globs them), sorted by file name; none when the directory does not exist.
     private static func sqlFiles(in directory: URL) throws -> [SQLFile] {
         guard FileManager.default.fileExists(atPath: directory.path) else { return [] }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-            .filter { $0.hasSuffix(".sql") }
+            .filter { $0.hasSuffix(".sql") && $0.first.map { ("0"..."9").contains($0) } == true }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return try names.map { name in
             SQLFile(name: String(name.dropLast(4)), text: try readSQL(directory.appendingPathComponent(name)))

@@ -175,7 +175,13 @@ public final class SessionStore: Sendable {
         _ body: @escaping @Sendable (PGConnection) throws(DatabaseFailure) -> T
     ) async throws -> T {
         do {
-            return try await pool.withWorker { worker in try await worker.run(body) }
+            return try await pool.withWorker { worker in
+                try await worker.run { (connection) throws(DatabaseFailure) -> T in
+                    // Never hand a connection back with a transaction open (e.g. a failed migration).
+                    defer { connection.rollbackIfInTransaction() }
+                    return try body(connection)
+                }
+            }
         } catch let failure as DatabaseFailure {
             throw SessionStoreError(failure, context: context)
         }

@@ -34,8 +34,6 @@ final class ConnectionWorker: @unchecked Sendable {
                 } catch {
                     outcome = .failure(error)
                 }
-                // Never hand a connection back with a transaction open.
-                connection.rollbackIfInTransaction()
                 continuation.resume(returning: outcome)
             }
             if !accepted {

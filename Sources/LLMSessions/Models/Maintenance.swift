@@ -76,7 +76,7 @@ public struct MigrationReport: Sendable, Codable, Hashable {
     public struct Step: Sendable, Codable, Hashable {
         /// The file name without `.sql`, e.g. `0001_create_schema`.
         public var name: String
-        /// `applied` or `unchanged`.
+        /// `applied` (new), `updated` (an API file whose text changed) or `unchanged`.
         public var status: String
         /// SHA-256 of the file text, hex.
         public var checksum: String
@@ -103,8 +103,8 @@ public struct MigrationReport: Sendable, Codable, Hashable {
         self.api = api
     }
 
-    /// The steps, migrations first, whose status is `applied`.
+    /// The steps, migrations first, that changed the database (`applied` or `updated`, not `unchanged`).
     public var applied: [Step] {
-        (migrations + api).filter { $0.status == "applied" }
+        (migrations + api).filter { $0.status != "unchanged" }
     }
 }
