@@ -38,7 +38,9 @@ BEGIN
 END;
 $$;
 
--- Raises 22023 unless metadata is a JSON object of at most 1 MiB.
+-- Raises 22023 unless metadata is a JSON object of at most 1 MiB (of JSON text).
+-- Measured as text, not with pg_column_size: a value read from a table may arrive
+-- compressed (once the calling plan is generic), and would then pass at a fraction of its size.
 CREATE OR REPLACE FUNCTION llm._require_metadata(value jsonb)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -48,8 +50,8 @@ BEGIN
   IF value IS NULL OR jsonb_typeof(value) <> 'object' THEN
     RAISE EXCEPTION 'metadata must be a JSON object, not %', coalesce(jsonb_typeof(value), 'NULL')
       USING ERRCODE = '22023', HINT = 'Pass ''{}'' for no metadata.';
-  ELSIF pg_column_size(value) > 1048576 THEN
-    RAISE EXCEPTION 'metadata is % bytes; the limit is 1 MiB', pg_column_size(value) USING ERRCODE = '22023';
+  ELSIF octet_length(value::text) > 1048576 THEN
+    RAISE EXCEPTION 'metadata is % bytes; the limit is 1 MiB', octet_length(value::text) USING ERRCODE = '22023';
   END IF;
 END;
 $$;
