@@ -69,6 +69,13 @@ enum TestDatabase {
         }
     }
 
+    /// Builds a statement with `format()` on the server (so identifiers are quoted there) and runs it as the superuser.
+    static func superuser(_ builder: String, _ parameters: [String?], thenExecute: Bool) async throws {
+        let rows = try await superuser(builder, parameters)
+        let statement = try #require(rows.first?.first ?? nil, "format() returned nothing")
+        try await superuser(statement)
+    }
+
     /// Moves a session's activity (and creation) `days` into the past.
     static func backdate(_ sessionID: String, days: Int) async throws {
         try await superuser(
@@ -94,6 +101,33 @@ enum TestDatabase {
             [name, waitingOnLock ? "true" : "false"]
         )
         return rows.compactMap { $0.first ?? nil }
+    }
+
+    /// Session ids a test created, to be ended when it finishes.
+    final class Created: @unchecked Sendable {
+        private let lock = NSLock()
+        private var ids: [String] = []
+
+        /// Registers `id` for removal and returns it.
+        @discardableResult
+        func callAsFunction(_ id: String) -> String {
+            lock.withLock { ids.append(id) }
+            return id
+        }
+
+        var all: [String] { lock.withLock { ids } }
+    }
+
+    /// Runs `body`, then ends every session it registered with the tracker, whether or not it threw.
+    static func withCleanup(_ store: SessionStore, _ body: (Created) async throws -> Void) async throws {
+        let created = Created()
+        do {
+            try await body(created)
+        } catch {
+            for id in created.all { _ = try? await store.endSession(id) }
+            throw error
+        }
+        for id in created.all { try await store.endSession(id) }
     }
 
     /// An id no other test (or test run) uses.
