@@ -31,7 +31,7 @@ extension LLMSessionsCommand {
             if connection.json {
                 try Output.printJSON(CleanupReport(removed: result.removed, maxIdleSeconds: maxIdle.seconds))
             } else {
-                print("removed \(result.removed) stale session(s) idle longer than \(maxIdle)")
+                print("removed \(plural(result.removed, "stale session")) idle longer than \(maxIdle)")
             }
         }
     }

@@ -59,7 +59,7 @@ extension LLMSessionsCommand {
                 return
             }
             print("Step 2 (process \(pid), a separate process): continue the session")
-            var found = "session found: \(report.turnsFound) turn(s) preserved"
+            var found = "session found: \(plural(report.turnsFound, "turn")) preserved"
             if let question = report.rememberedQuestion { found += ", last question \"\(question)\"" }
             print("  " + found)
             print(keyValueLines([
@@ -108,8 +108,8 @@ extension LLMSessionsCommand {
             if connection.json {
                 continuation = try? JSONDecoder().decode(ContinuationReport.self, from: childOutput)
             } else {
-                FileHandle.standardOutput.write(childOutput)
-                print()
+                // Through print, not FileHandle: it shares stdout's buffer with everything printed before.
+                print(String(decoding: childOutput, as: UTF8.self))
             }
 
             guard let session = try await store.session(sessionID) else {
@@ -145,7 +145,7 @@ extension LLMSessionsCommand {
                 let cleanup = try await store.cleanupStale(maxIdle: .seconds(3600))
                 report.cleanupRemoved = cleanup.removed
                 if !connection.json {
-                    print("  cleanup (max idle 1h) removed \(cleanup.removed) other stale session(s)")
+                    print("  cleanup (max idle 1h) removed \(plural(cleanup.removed, "other stale session"))")
                 }
             } catch SessionStoreError.server(let error) where error.sqlState == "42501" {
                 report.cleanupSkipped = "permission denied: cleanup needs llm_admin"
@@ -169,7 +169,7 @@ extension LLMSessionsCommand {
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-                FileHandle.standardOutput.write(data)
+                print(String(decoding: data, as: UTF8.self), terminator: "")
                 Failure.printError(["step 2 (process \(process.processIdentifier)) failed with status \(process.terminationStatus)"])
                 throw ExitCode(process.terminationStatus == 0 ? Failure.software : process.terminationStatus)
             }

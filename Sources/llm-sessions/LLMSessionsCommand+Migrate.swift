@@ -50,7 +50,9 @@ extension LLMSessionsCommand {
             print("migrating from \(root.path)")
             print(table.render())
             let applied = report.migrations.filter { $0.status == "applied" }.count
-            print("\(applied) migration(s) applied, \(report.migrations.count - applied) unchanged; \(report.api.count) API file(s) applied")
+            let apiApplied = report.api.filter { $0.status == "applied" }.count
+            print("migrations: \(applied) applied, \(report.migrations.count - applied) unchanged; "
+                + "API files: \(apiApplied) applied, \(report.api.count - apiApplied) unchanged")
         }
 
         static func isSQLRoot(_ url: URL) -> Bool {

@@ -6,7 +6,10 @@ enum Output {
     /// Every JSON the tool prints goes through the library's encoder: sorted keys, timestamps as
     /// PostgreSQL writes them, so scripts see the same shapes as the SQL API.
     static func json<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try SessionJSON.makeEncoder(prettyPrinted: true).encode(value), as: UTF8.self)
+        let text = String(decoding: try SessionJSON.makeEncoder(prettyPrinted: true).encode(value), as: UTF8.self)
+        // Foundation pretty-prints an empty object or array over three lines; a newline inside a
+        // JSON string is always escaped, so a bare one is layout and `{}` / `[]` can be restored.
+        return text.replacingOccurrences(of: #"([\[{])\n\s*\n\s*([\]}])"#, with: "$1$2", options: .regularExpression)
     }
 
     /// Prints a value as JSON on stdout.
@@ -76,4 +79,9 @@ func keyValueLines(_ pairs: [(String, String)], indent: String = "") -> String {
         indent + key + String(repeating: " ", count: width - key.count) + "  " + value
     }
     .joined(separator: "\n")
+}
+
+/// "1 turn", "2 turns".
+func plural(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
 }
