@@ -23,10 +23,6 @@ enum CLI {
         }
     }
 
-    struct SetupError: Error, CustomStringConvertible {
-        var description: String
-    }
-
     /// The repository root: this file is Tests/LLMSessionsTests/CLITestSupport.swift.
     static let repoRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -46,25 +42,9 @@ enum CLI {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }()
 
-    /// The conninfo of the local server, started and migrated once per test process.
-    static let database: Swift.Result<String, SetupError> = {
-        let scripts = repoRoot.appendingPathComponent("scripts")
-        for step in [["db.sh", "start"], ["migrate.sh"]] {
-            let result = launch(scripts.appendingPathComponent(step[0]), Array(step.dropFirst()))
-            guard result.status == 0 else {
-                return .failure(SetupError(description: "scripts/\(step.joined(separator: " ")) failed: \(result)"))
-            }
-        }
-        let conninfo = launch(scripts.appendingPathComponent("db.sh"), ["conninfo"])
-        let text = conninfo.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard conninfo.status == 0, !text.isEmpty else {
-            return .failure(SetupError(description: "scripts/db.sh conninfo failed: \(conninfo)"))
-        }
-        return .success(text)
-    }()
-
-    /// The server's conninfo, or the reason there is none.
-    static func conninfo() throws -> String { try database.get() }
+    /// The server's conninfo, from the shared test setup (DATABASE_URL, else the local cluster,
+    /// started and migrated once per test process), or the reason there is none.
+    static func conninfo() throws -> String { try TestDatabase.setup.get() }
 
     /// Runs `llm-sessions ARGS --database-url <local server>`.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
@@ -98,8 +78,8 @@ enum CLI {
         defer { try? FileManager.default.removeItem(at: folder) }
         let outURL = folder.appendingPathComponent("stdout")
         let errURL = folder.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         do {
             let out = try FileHandle(forWritingTo: outURL)
             let err = try FileHandle(forWritingTo: errURL)

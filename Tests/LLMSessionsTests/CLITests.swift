@@ -190,6 +190,8 @@ struct CLITests {
         ["cleanup", "--max-idle", "10x"],
         ["cleanup", "--max-idle", "0s"],
         ["cleanup", "--batch-size", "0"],
+        ["schedule", "--cron", " "],
+        ["schedule", "--max-idle", "-1h"],
         ["show", "x", "--last", "-2"],
         ["no-such-command"],
     ])
