@@ -39,16 +39,6 @@ final class PGConnection: @unchecked Sendable {
         if let handle { PQfinish(handle) }
     }
 
-    /// Whether a connection exists and libpq considers it healthy.
-    var isConnected: Bool {
-        lock.withLock { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
-    }
-
-    /// The server process id of this connection, or 0 when not connected.
-    var backendPID: Int32 {
-        lock.withLock { handle.map { PQbackendPID($0) } ?? 0 }
-    }
-
     /// Connects if there is no connection yet, and reconnects one that has gone bad.
     ///
     /// An idle connection is probed without a round trip: whatever the server sent meanwhile
