@@ -150,9 +150,10 @@ struct SessionStoreTests {
                 let session = try await store.createSession(agentRole: role, sessionID: tracker("\(role)-\(n)"), metadata: ["n": .integer(Int64(n))])
                 created.append(session.sessionID)
             }
-            // Two sessions with the very same last_query_at: only the id breaks the tie.
+            // Two sessions with the very same last_query_at: only the id breaks the tie. An hour back,
+            // with microseconds, and well within every cleanup horizon other tests use.
             try await TestDatabase.superuser(
-                "UPDATE llm.sessions SET last_query_at = '2026-01-01T00:00:00.123456+00' WHERE session_id = ANY($1::text[])",
+                "UPDATE llm.sessions SET last_query_at = date_trunc('second', now()) - interval '1 hour' + interval '0.123456 seconds' WHERE session_id = ANY($1::text[])",
                 ["{\(created[2]),\(created[3])}"]
             )
 
@@ -175,7 +176,9 @@ struct SessionStoreTests {
             let order = pages.flatMap(\.sessions).map { ($0.lastQueryAt, $0.sessionID) }
             #expect(zip(order, order.dropFirst()).allSatisfy { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 > $1.1) })
             let tied = pages.flatMap(\.sessions).filter { $0.sessionID == created[2] || $0.sessionID == created[3] }
-            #expect(tied.map(\.lastQueryAt) == Array(repeating: PostgresTimestamp.parse("2026-01-01T00:00:00.123456+00:00")!, count: 2))
+            #expect(tied.count == 2)
+            #expect(Set(tied.map(\.lastQueryAt)).count == 1, "\(tied)")
+            #expect(tied.first.map { PostgresTimestamp.format($0.lastQueryAt).hasSuffix(".123456+00:00") } == true)
             #expect(pages.flatMap(\.sessions).first { $0.sessionID == created[5] }?.metadata == ["n": 5])
         }
     }
