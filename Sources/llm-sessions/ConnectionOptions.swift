@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LLMSessions
 
 /// The options every subcommand shares: where the database is and how to print.
@@ -29,7 +30,21 @@ struct ConnectionOptions: ParsableArguments {
             return result
         } catch {
             await store.close()
+            if case SessionStoreError.connectionLost = error, !isConfigured {
+                throw Failure.report(error, hint: """
+                    no server was named: pass --database-url or set DATABASE_URL \
+                    (for the project's local server: export DATABASE_URL="$(scripts/db.sh conninfo)")
+                    """)
+            }
             throw Failure.report(error)
         }
+    }
+
+    /// Whether the flag or the environment names a server (else libpq's built-in defaults apply).
+    private var isConfigured: Bool {
+        if databaseURL != nil { return true }
+        let environment = ProcessInfo.processInfo.environment
+        return ["DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE"]
+            .contains { !(environment[$0] ?? "").isEmpty }
     }
 }

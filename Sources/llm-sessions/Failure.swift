@@ -12,13 +12,13 @@ enum Failure {
 
     /// Prints `error` to stderr and returns the exit code to throw.
     /// Errors ArgumentParser already understands (ExitCode, CleanExit, ValidationError) pass through.
-    static func report(_ error: Error) -> Error {
+    static func report(_ error: Error, hint: String? = nil) -> Error {
         switch error {
         case is ExitCode, is CleanExit, is ValidationError:
             return error
         default:
             let (code, lines) = describe(error)
-            printError(lines)
+            printError(lines + (hint.map { ["hint: \($0)"] } ?? []))
             return ExitCode(code)
         }
     }

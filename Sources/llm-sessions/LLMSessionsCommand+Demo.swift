@@ -12,7 +12,7 @@ extension LLMSessionsCommand {
                 `llm-sessions demo --continue <id>` as a separate process, which finds the session \
                 and stores a second turn (215 tokens): turn count 1 → 2, total tokens 795 → 1010. \
                 Step 3 reads the history back in the first process and checks those numbers. \
-                Step 4 ends the demo session and runs cleanup with the default max idle of 1h, \
+                Step 4 ends the demo session and runs cleanup with --max-idle (default 1h), \
                 which removes only sessions idle that long.
                 """)
 
@@ -25,6 +25,10 @@ extension LLMSessionsCommand {
 
         @Flag(help: "Keep the demo session instead of ending it.")
         var keep = false
+
+        @Option(name: .customLong("max-idle"), help: ArgumentHelp(
+            "Idle time for step 4's cleanup: only sessions idle longer are removed.", valueName: "duration"))
+        var maxIdle = IdleDuration(seconds: 3600)
 
         func validate() throws { try requireText(continueID, "--continue") }
 
@@ -142,10 +146,10 @@ extension LLMSessionsCommand {
                 if !connection.json { print("  ended the demo session \(sessionID)") }
             }
             do {
-                let cleanup = try await store.cleanupStale(maxIdle: .seconds(3600))
+                let cleanup = try await store.cleanupStale(maxIdle: maxIdle.duration)
                 report.cleanupRemoved = cleanup.removed
                 if !connection.json {
-                    print("  cleanup (max idle 1h) removed \(plural(cleanup.removed, "other stale session"))")
+                    print("  cleanup (max idle \(maxIdle)) removed \(plural(cleanup.removed, "other stale session"))")
                 }
             } catch SessionStoreError.server(let error) where error.sqlState == "42501" {
                 report.cleanupSkipped = "permission denied: cleanup needs llm_admin"
