@@ -141,14 +141,14 @@ extension LLMSessionsCommand {
             }
             print(sessionHeader(session))
             print()
-            if session.conversationHistory.isEmpty {
+            let shown = session.conversationHistory.count
+            if session.turnCount == 0 {
                 print("no turns yet")
-            } else {
+            } else if shown > 0 {
                 print(historyTable(session.conversationHistory))
-                let shown = session.conversationHistory.count
-                if shown < session.turnCount {
-                    print("(newest \(shown) of \(session.turnCount) turns)")
-                }
+            }
+            if shown < session.turnCount {
+                print("(newest \(shown) of \(session.turnCount) turns shown)")
             }
         }
     }

@@ -69,6 +69,10 @@ struct CLITests {
         #expect(last.conversation_history.map(\.seq) == [2])
         #expect(last.turn_count == 2)
 
+        let newest = try CLI.run(["show", id, "--last", "1"])
+        #expect(newest.stdout.contains("(newest 1 of 2 turns shown)"), "\(newest)")
+        #expect(!newest.stdout.contains("What is my role as CEO?"), "only the newest turn is listed")
+
         let table = try CLI.run(["show", id])
         #expect(table.status == 0)
         #expect(table.stdout.contains("session       \(id)"), "\(table)")
