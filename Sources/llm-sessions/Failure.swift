@@ -7,6 +7,7 @@ enum Failure {
     static let noSuchSession: Int32 = 3
     static let conflict: Int32 = 4
     static let invalidArgument: Int32 = 65   // EX_DATAERR
+    static let noInput: Int32 = 66           // EX_NOINPUT
     static let unavailable: Int32 = 69       // EX_UNAVAILABLE
     static let software: Int32 = 70          // EX_SOFTWARE
 

@@ -33,7 +33,7 @@ extension LLMSessionsCommand {
                     "cannot find Migrations/ and sql/ above the current folder or the executable",
                     "hint: pass --sql-root DIR",
                 ])
-                throw ExitCode(66)  // EX_NOINPUT
+                throw ExitCode(Failure.noInput)
             }
             let report = try await connection.withStore { try await $0.migrate(sqlRoot: root) }
             if connection.json {
