@@ -30,6 +30,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // make bench: times SessionStore calls for scripts/bench.py, beside pgbench.
+        .executableTarget(
+            name: "llm-sessions-bench",
+            dependencies: [
+                "LLMSessions",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "LLMSessionsTests",
             dependencies: ["LLMSessions"]
