@@ -31,8 +31,9 @@ psql: db-start
 build:
 	swift build $(SWIFT_BUILD_FLAGS)
 
+# The CLI reads DATABASE_URL (else PG*): hand it the server the scripts use.
 demo: migrate build
-	@$(CLI) demo
+	@DATABASE_URL="$$(scripts/db.sh conninfo)" $(CLI) demo
 
 demo-sql: migrate
 	@scripts/demo-sql.sh

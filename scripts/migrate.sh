@@ -17,6 +17,7 @@ script=$(mktemp); trap 'rm -f "$script"' EXIT
   echo '\set QUIET on'
   echo '\pset tuples_only on'
   echo '\pset format unaligned'
+  echo '\set SHOW_CONTEXT never'
   echo '\i sql/migrator.sql'
   # Each file's text travels as one psql variable and reaches the server as a
   # quoted literal (:'body'), never spliced into SQL.
