@@ -15,9 +15,15 @@ CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
 GRANT USAGE ON SCHEMA tap TO PUBLIC;
 SQL
 
+# pg_prove splits its --dbname on '=' and so cannot take a keyword connection
+# string: it runs psql through a wrapper that passes ours instead.
+psql_wrapper=$(mktemp); trap 'rm -f "$psql_wrapper"' EXIT
+printf '#!/bin/sh\nexec psql -d "$LLM_CONNINFO" "$@"\n' > "$psql_wrapper"
+chmod +x "$psql_wrapper"
+
 # pg_prove finds nothing in a directory without --ext .sql -r, and then still exits 0.
 PGOPTIONS='-c search_path=tap,public -c client_min_messages=warning' \
-  pg_prove --ext .sql -r --failures -d "$LLM_CONNINFO" "${@:-Tests/sql}"
+  pg_prove --psql-bin "$psql_wrapper" --ext .sql -r --failures "${@:-Tests/sql}"
 
 for t in Tests/concurrency/*.sh; do
   [ -e "$t" ] || continue
