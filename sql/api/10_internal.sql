@@ -99,7 +99,10 @@ AS $$
     'total_tokens', s.total_tokens,
     'metadata', s.metadata,
     'created_at', s.created_at,
-    'last_query_at', s.last_query_at)
+    'last_query_at', s.last_query_at,
+    'pinned', s.pinned,
+    'parent_session_id', s.parent_session_id,
+    'parent_seq', s.parent_seq)
 $$;
 
 -- The JSON of a session with the given history (an array of _turn_json, oldest first):
@@ -113,7 +116,41 @@ AS $$
     'conversation_history', COALESCE(history, '[]'::jsonb))
 $$;
 
+-- Sends one live event on channel llm_sessions: {"event", "session_id", "agent_role",
+-- "seq"}, plus "count" for the one event per cleanup batch. NOTIFY is transactional:
+-- listeners get it at commit, never for a rolled-back change. PostgreSQL drops an
+-- event identical to one already sent by the same transaction.
+CREATE OR REPLACE FUNCTION llm._notify(
+  event text, session_id text, agent_role text, seq integer DEFAULT NULL, count bigint DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT pg_catalog.pg_notify('llm_sessions', (
+    pg_catalog.jsonb_build_object('event', event, 'session_id', session_id, 'agent_role', agent_role, 'seq', seq)
+    OPERATOR(pg_catalog.||)
+    CASE WHEN count IS NULL THEN '{}'::jsonb ELSE pg_catalog.jsonb_build_object('count', count) END)::text)
+$$;
+
+-- Raises unique_violation (23505) when the id belongs to an archived session: an id
+-- is either live or archived, never both. Call it after inserting the live row: the
+-- insert waited for any transaction moving this id, so this check sees its outcome.
+CREATE OR REPLACE FUNCTION llm._refuse_archived_id(session_id text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF EXISTS (SELECT FROM llm.archived_sessions a WHERE a.session_id = _refuse_archived_id.session_id) THEN
+    RAISE EXCEPTION 'session % already exists in the archive', quote_ident(_refuse_archived_id.session_id)
+      USING ERRCODE = '23505', CONSTRAINT = 'archived_sessions_pkey',
+            HINT = 'An operator can bring it back with llm.restore_session; or choose another session_id.';
+  END IF;
+END;
+$$;
+
 REVOKE ALL ON FUNCTION
+  llm._notify(text, text, text, integer, bigint), llm._refuse_archived_id(text),
   llm._require_id(text, text, integer), llm._require_text(text, text, boolean),
   llm._require_metadata(jsonb), llm._require_range(text, bigint, bigint, bigint),
   llm._turn_json(llm.turns), llm._summary_json(llm.sessions), llm._session_json(llm.sessions, jsonb)

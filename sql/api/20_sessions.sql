@@ -49,11 +49,13 @@ BEGIN
         USING ERRCODE = '23505';
     END IF;
   END IF;
+  PERFORM llm._refuse_archived_id(v_session.session_id);
+  PERFORM llm._notify('create', v_session.session_id, v_session.agent_role);
   RETURN llm._session_json(v_session, '[]'::jsonb);
 END;
 $$;
 COMMENT ON FUNCTION llm.create_session(text, text, text, jsonb) IS
-'Creates a session and returns it as JSON (empty conversation_history). Without session_id an id like ceo_1762844141_407770 is generated; an existing session_id raises unique_violation (23505).';
+'Creates a session and returns it as JSON (empty conversation_history). Without session_id an id like ceo_1762844141_407770 is generated; an existing session_id, live or archived, raises unique_violation (23505). Sends the event "create".';
 
 -- Returns the session with its history (only the newest last_n turns when given), or NULL.
 CREATE OR REPLACE FUNCTION llm.get_session(session_id text, last_n integer DEFAULT NULL)
@@ -93,14 +95,21 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v_agent_role text;
 BEGIN
   PERFORM llm._require_id('session_id', end_session.session_id);
-  DELETE FROM llm.sessions s WHERE s.session_id = end_session.session_id;
-  RETURN FOUND;
+  DELETE FROM llm.sessions s WHERE s.session_id = end_session.session_id
+  RETURNING s.agent_role INTO v_agent_role;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM llm._notify('end', end_session.session_id, v_agent_role);
+  RETURN true;
 END;
 $$;
 COMMENT ON FUNCTION llm.end_session(text) IS
-'Deletes the session and all its turns. Returns true if it existed, false otherwise.';
+'Deletes the session and all its turns. Returns true if it existed, false otherwise (an archived session is not live: false). Sends the event "end".';
 
 -- One page of session summaries, most recently active first.
 CREATE OR REPLACE FUNCTION llm.list_sessions(

@@ -78,10 +78,11 @@ BEGIN
           append_turn.tokens, append_turn.metadata, append_turn.request_id)
   RETURNING * INTO v_turn;
 
+  PERFORM llm._notify('append', v_session.session_id, v_session.agent_role, v_turn.seq);
   RETURN llm._turn_json(v_turn) || jsonb_build_object(
     'session_id', v_session.session_id, 'turn_count', v_session.turn_count,
     'total_tokens', v_session.total_tokens, 'replayed', false);
 END;
 $$;
 COMMENT ON FUNCTION llm.append_turn(text, text, text, integer, jsonb, integer, text) IS
-'Appends a turn atomically: next gapless seq, turn_count, total_tokens, last_query_at. Returns the stored turn with the session''s new counters. Unknown session: P0002. expected_turn_count differing from the current count: 40001. A request_id seen before returns the stored turn ("replayed": true) and adds nothing.';
+'Appends a turn atomically: next gapless seq, turn_count, total_tokens, last_query_at. Returns the stored turn with the session''s new counters. Unknown session: P0002. expected_turn_count differing from the current count: 40001. A request_id seen before returns the stored turn ("replayed": true) and adds nothing. Sends the event "append" (not for a replay).';

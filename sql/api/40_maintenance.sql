@@ -1,44 +1,129 @@
 -- Maintenance, for llm_admin: cleanup of idle sessions, its pg_cron schedule, statistics.
 
--- Removes sessions idle for longer than max_idle, batch by batch; returns how many.
-CREATE OR REPLACE FUNCTION llm.cleanup_stale(max_idle interval DEFAULT '1 hour', batch_size integer DEFAULT 1000)
-RETURNS integer
+-- The seed's cleanup_stale(max_idle, batch_size) grew a policy: drop the old
+-- signature so that there is one function, not an overload family (quietly: on
+-- every later migrate there is nothing to drop).
+DO $drop$
+BEGIN
+  IF to_regprocedure('llm.cleanup_stale(interval, integer)') IS NOT NULL THEN
+    DROP FUNCTION llm.cleanup_stale(interval, integer);
+  END IF;
+END
+$drop$;
+
+-- Archives or deletes the unpinned sessions idle for longer than max_idle, batch by batch; returns how many.
+CREATE OR REPLACE FUNCTION llm.cleanup_stale(
+  max_idle   interval DEFAULT '1 hour',
+  batch_size integer  DEFAULT 1000,
+  policy     text     DEFAULT 'delete'
+) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_cutoff  timestamptz;
-  v_batch   integer;
-  v_removed integer := 0;
+  v_cutoff          timestamptz;
+  v_batch           integer;
+  v_removed         integer := 0;
+  v_expected_turns  bigint;
+  v_moved_turns     bigint;
 BEGIN
   IF cleanup_stale.max_idle IS NULL OR cleanup_stale.max_idle <= interval '0' THEN
     RAISE EXCEPTION 'max_idle must be a positive interval, not %', COALESCE(cleanup_stale.max_idle::text, 'NULL')
       USING ERRCODE = '22023';
   END IF;
   PERFORM llm._require_range('batch_size', cleanup_stale.batch_size, 1, 100000);
+  IF cleanup_stale.policy IS NULL OR cleanup_stale.policy NOT IN ('archive', 'delete') THEN
+    RAISE EXCEPTION 'policy must be ''archive'' or ''delete'', not %', COALESCE(quote_literal(cleanup_stale.policy), 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
   v_cutoff := now() - cleanup_stale.max_idle;
 
   -- No FOR UPDATE / SKIP LOCKED over many sessions (it does not distribute, see
   -- SCALE.md): pick a bounded batch of candidates, then delete them with the
-  -- staleness condition repeated, so a session that an append touched in between
-  -- is re-checked under its row lock and left alone. Live sessions are never locked.
+  -- staleness condition repeated, so a session that an append (or pin_session)
+  -- touched in between is re-checked under its row lock and left alone. Live
+  -- sessions are never locked. Pinned sessions are expected to be few: the
+  -- candidate scan steps over the stale pinned ones rather than index them.
+  --
+  -- One event per batch, not per session: {"event": "archive"|"end",
+  -- "session_id": null, "count": n}, so a large backlog cannot flood listeners;
+  -- one that follows particular sessions reads them again.
+  IF cleanup_stale.policy = 'delete' THEN
+    LOOP
+      DELETE FROM llm.sessions s
+      WHERE s.session_id IN (
+          SELECT c.session_id FROM llm.sessions c
+          WHERE c.last_query_at < v_cutoff AND NOT c.pinned
+          ORDER BY c.last_query_at
+          LIMIT cleanup_stale.batch_size)
+        AND s.last_query_at < v_cutoff AND NOT s.pinned;
+      GET DIAGNOSTICS v_batch = ROW_COUNT;
+      IF v_batch > 0 THEN
+        PERFORM llm._notify('end', NULL, NULL, NULL, v_batch);
+      END IF;
+      v_removed := v_removed + v_batch;
+      EXIT WHEN v_batch < cleanup_stale.batch_size;
+    END LOOP;
+    RETURN v_removed;
+  END IF;
+
+  -- Archive: each batch moves sessions and their turns in ONE statement (pgmq's
+  -- WITH moved AS (DELETE ... RETURNING) INSERT ... SELECT FROM moved). It has to
+  -- be one: deleting a session cascades to its turns, so the turns must be read in
+  -- the same statement, and only the sessions' DELETE re-checks staleness under
+  -- the row lock. The turns come from the statement's snapshot; an append that
+  -- committed after it and still left the session stale (a transaction open for
+  -- longer than max_idle) would be missed, so the counts are compared and the
+  -- whole cleanup is refused rather than lose a turn.
   LOOP
-    DELETE FROM llm.sessions s
-    WHERE s.session_id IN (
-        SELECT c.session_id FROM llm.sessions c
-        WHERE c.last_query_at < v_cutoff
-        ORDER BY c.last_query_at
-        LIMIT cleanup_stale.batch_size)
-      AND s.last_query_at < v_cutoff;
-    GET DIAGNOSTICS v_batch = ROW_COUNT;
+    WITH moved_sessions AS (
+      DELETE FROM llm.sessions s
+      WHERE s.session_id IN (
+          SELECT c.session_id FROM llm.sessions c
+          WHERE c.last_query_at < v_cutoff AND NOT c.pinned
+          ORDER BY c.last_query_at
+          LIMIT cleanup_stale.batch_size)
+        AND s.last_query_at < v_cutoff AND NOT s.pinned
+      RETURNING s.*
+    ), stored_sessions AS (
+      INSERT INTO llm.archived_sessions AS a
+        (session_id, agent_role, startup_context, metadata, turn_count, total_tokens,
+         created_at, last_query_at, pinned, parent_session_id, parent_seq, archived_at)
+      SELECT m.session_id, m.agent_role, m.startup_context, m.metadata, m.turn_count, m.total_tokens,
+             m.created_at, m.last_query_at, m.pinned, m.parent_session_id, m.parent_seq, now()
+      FROM moved_sessions m
+      RETURNING a.turn_count
+    ), moved_turns AS (
+      DELETE FROM llm.turns t
+      WHERE t.session_id IN (SELECT m.session_id FROM moved_sessions m)
+      RETURNING t.*
+    ), stored_turns AS (
+      INSERT INTO llm.archived_turns AS a
+        (session_id, seq, question, response, tokens, metadata, request_id, created_at)
+      SELECT m.session_id, m.seq, m.question, m.response, m.tokens, m.metadata, m.request_id, m.created_at
+      FROM moved_turns m
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM stored_sessions),
+           (SELECT COALESCE(sum(a.turn_count), 0) FROM stored_sessions a),
+           (SELECT count(*) FROM stored_turns)
+    INTO v_batch, v_expected_turns, v_moved_turns;
+    IF v_moved_turns <> v_expected_turns THEN
+      RAISE EXCEPTION 'a session changed while it was being archived: % turns moved, their sessions count %',
+          v_moved_turns, v_expected_turns
+        USING ERRCODE = '40001', HINT = 'Nothing was archived; run the cleanup again.';
+    END IF;
+    IF v_batch > 0 THEN
+      PERFORM llm._notify('archive', NULL, NULL, NULL, v_batch);
+    END IF;
     v_removed := v_removed + v_batch;
     EXIT WHEN v_batch < cleanup_stale.batch_size;
   END LOOP;
   RETURN v_removed;
 END;
 $$;
-COMMENT ON FUNCTION llm.cleanup_stale(interval, integer) IS
-'Deletes the sessions (and their turns) whose last_query_at is older than max_idle, in batches of batch_size (1..100000). Returns how many sessions it removed. Sessions in use are never locked.';
+COMMENT ON FUNCTION llm.cleanup_stale(interval, integer, text) IS
+'Removes the sessions whose last_query_at is older than max_idle, except pinned ones, in batches of batch_size (1..100000). policy ''delete'' (the default here, as in the seed) deletes them with their turns; ''archive'' (the default of schedule_cleanup) moves them with their turns into llm.archived_sessions/llm.archived_turns, whence restore_session brings one back. Returns how many sessions it removed. Sessions in use are never locked. Sends one event "end" or "archive" per batch, with "count" and a null session_id.';
 
 -- Raises feature_not_supported with directions when pg_cron is not in this database.
 CREATE OR REPLACE FUNCTION llm._require_pg_cron()
@@ -53,14 +138,26 @@ BEGIN
             HINT = 'Install it (Debian: apt-get install postgresql-15-cron; in postgresql.conf: '
                 || 'shared_preload_libraries = ''pg_cron'', cron.database_name = ''' || current_database()
                 || '''; restart; CREATE EXTENSION pg_cron), or run cleanup from system cron instead: '
-                || '*/15 * * * * psql "$DATABASE_URL" -c "SELECT llm.cleanup_stale()"';
+                || '*/15 * * * * psql "$DATABASE_URL" -c "SELECT llm.cleanup_stale(policy => ''archive'')"';
   END IF;
 END;
 $$;
 
+-- schedule_cleanup grew a policy too; one function, not an overload family.
+DO $drop$
+BEGIN
+  IF to_regprocedure('llm.schedule_cleanup(text, interval)') IS NOT NULL THEN
+    DROP FUNCTION llm.schedule_cleanup(text, interval);
+  END IF;
+END
+$drop$;
+
 -- Schedules cleanup_stale as the pg_cron job llm-sessions-cleanup (replacing it if present).
-CREATE OR REPLACE FUNCTION llm.schedule_cleanup(schedule text DEFAULT '*/15 * * * *', max_idle interval DEFAULT '1 hour')
-RETURNS jsonb
+CREATE OR REPLACE FUNCTION llm.schedule_cleanup(
+  schedule text     DEFAULT '*/15 * * * *',
+  max_idle interval DEFAULT '1 hour',
+  policy   text     DEFAULT 'archive'
+) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -74,15 +171,19 @@ BEGIN
     RAISE EXCEPTION 'max_idle must be a positive interval, not %', COALESCE(schedule_cleanup.max_idle::text, 'NULL')
       USING ERRCODE = '22023';
   END IF;
-  v_command := format('SELECT llm.cleanup_stale(%L::interval)', schedule_cleanup.max_idle);
+  IF schedule_cleanup.policy IS NULL OR schedule_cleanup.policy NOT IN ('archive', 'delete') THEN
+    RAISE EXCEPTION 'policy must be ''archive'' or ''delete'', not %', COALESCE(quote_literal(schedule_cleanup.policy), 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  v_command := format('SELECT llm.cleanup_stale(%L::interval, policy => %L)', schedule_cleanup.max_idle, schedule_cleanup.policy);
   -- cron.schedule with a job name replaces the job of that name: running this twice is harmless.
   v_job_id := cron.schedule('llm-sessions-cleanup', schedule_cleanup.schedule, v_command);
   RETURN jsonb_build_object('job_id', v_job_id, 'job_name', 'llm-sessions-cleanup',
                             'schedule', schedule_cleanup.schedule, 'command', v_command);
 END;
 $$;
-COMMENT ON FUNCTION llm.schedule_cleanup(text, interval) IS
-'Schedules llm.cleanup_stale(max_idle) as the pg_cron job llm-sessions-cleanup (default every 15 minutes), replacing an earlier schedule. Without pg_cron: feature_not_supported (0A000) with directions.';
+COMMENT ON FUNCTION llm.schedule_cleanup(text, interval, text) IS
+'Schedules llm.cleanup_stale(max_idle, policy => policy) as the pg_cron job llm-sessions-cleanup (default every 15 minutes, policy ''archive'': scheduled cleanup keeps what it removes until purge_archive), replacing an earlier schedule. Without pg_cron: feature_not_supported (0A000) with directions.';
 
 -- Removes the pg_cron job llm-sessions-cleanup; returns whether there was one.
 CREATE OR REPLACE FUNCTION llm.unschedule_cleanup()

@@ -18,14 +18,25 @@ GRANT EXECUTE ON FUNCTION
   llm.append_turn(text, text, text, integer, jsonb, integer, text),
   llm.get_session(text, integer),
   llm.end_session(text),
-  llm.list_sessions(text, integer, timestamptz, text)
+  llm.list_sessions(text, integer, timestamptz, text),
+  llm.pin_session(text, boolean),
+  llm.get_context(text, integer, boolean),
+  llm.pop_turn(text),
+  llm.fork_session(text, integer, text),
+  llm.export_session(text),
+  llm.search_turns(text, text, integer)
 TO llm_app;
 
 -- Operators: the client API (llm_admin is a member of llm_app) and maintenance.
 GRANT EXECUTE ON FUNCTION
-  llm.cleanup_stale(interval, integer),
-  llm.schedule_cleanup(text, interval),
+  llm.cleanup_stale(interval, integer, text),
+  llm.schedule_cleanup(text, interval, text),
   llm.unschedule_cleanup(),
-  llm.stats()
+  llm.stats(),
+  llm.restore_session(text),
+  llm.purge_archive(interval, integer),
+  llm.import_session(jsonb, text)
 TO llm_admin;
+-- Views and tables, the usage views included, are for operators only: a view
+-- runs with its owner's rights, so granting it to llm_app would expose every session.
 GRANT SELECT ON ALL TABLES IN SCHEMA llm TO llm_admin;
