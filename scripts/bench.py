@@ -63,6 +63,15 @@ def swift_bench(op, session_id, iterations):
     return json.loads(res.stdout)["latencies_ms"]
 
 
+def swift_memory(session_id):
+    """Reads the whole session once through the Swift client; returns how far its peak RSS rose (bytes)."""
+    res = subprocess.run([SWIFT_BENCH, "--op", "get", "--report-memory", "--session", session_id,
+                          "--database-url", CONNINFO], capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"llm-sessions-bench --report-memory failed:\n{res.stderr}")
+    return json.loads(res.stdout)["peak_rss_bytes"]
+
+
 def new_session(turns=0):
     sid = psql("SELECT llm.create_session('bench')->>'session_id'")
     if turns:
@@ -105,6 +114,15 @@ def main():
     sw = swift_bench("get", big, max(200, n // 10)) if have_swift else None
     row("get_session whole 1,000 turns", lat, tps, sw)
 
+    memory = None
+    if have_swift:
+        huge = new_session(10000)
+        # The very text the server sends for the call (jsonb's text output).
+        json_bytes = int(psql("SELECT octet_length(llm.get_session(:'v1')::text)", huge))
+        memory = {"json_bytes": json_bytes, "peak_rss_bytes": swift_memory(huge)}
+        print(f"  Swift peak memory, whole 10,000 turns: {memory['peak_rss_bytes']} bytes "
+              f"for {json_bytes} bytes of JSON", file=sys.stderr)
+
     psql("SELECT count(llm.end_session(s->>'session_id')) FROM jsonb_array_elements("
          "llm.list_sessions('bench', 1000)->'sessions') s")
 
@@ -121,6 +139,12 @@ def main():
     report = "\n".join([f"llm-sessions bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                         f"PostgreSQL {server}, {os.cpu_count()} cores, unix socket, 1 client, "
                         f"{n} calls per row (whole reads: {max(200, n // 10)})", ""] + lines)
+    if memory:
+        report += "\n\n" + "\n".join([
+            "| Swift client memory | JSON received | peak RSS growth | peak / JSON |",
+            "|---|---:|---:|---:|",
+            f"| get_session whole 10,000 turns | {memory['json_bytes'] / 1e6:.1f} MB | "
+            f"{memory['peak_rss_bytes'] / 1e6:.1f} MB | {memory['peak_rss_bytes'] / memory['json_bytes']:.2f}x |"])
     if not have_swift:
         report += "\n\n(Swift client not measured: llm-sessions-bench was not built)"
     print(report)

@@ -32,10 +32,22 @@ struct LLMSessionsBench: AsyncParsableCommand {
     @Option(name: .customLong("database-url"), help: "Connection string (else DATABASE_URL / PG* variables).")
     var databaseURL: String?
 
+    @Flag(help: "With --op get: read the session once and print peak_rss_bytes (the growth of the peak RSS over the read) instead of latencies.")
+    var reportMemory = false
+
+    func validate() throws {
+        if reportMemory && op != .get {
+            throw ValidationError("--report-memory measures one whole read: use it with --op get")
+        }
+    }
+
     func run() async throws {
         let configuration = databaseURL.map(ConnectionConfiguration.init(connectionString:)) ?? .fromEnvironment()
         // One connection: the same single client that pgbench runs with.
         let store = SessionStore(configuration: configuration, poolSize: 1)
+        if reportMemory {
+            return try await measureMemory(store)
+        }
 
         let call: @Sendable () async throws -> Void
         switch op {
@@ -62,5 +74,36 @@ struct LLMSessionsBench: AsyncParsableCommand {
         await store.close()
         let data = try JSONSerialization.data(withJSONObject: ["latencies_ms": latencies])
         FileHandle.standardOutput.write(data)
+    }
+
+    /// Reads the whole session once and reports how far the process's peak RSS rose during the read.
+    ///
+    /// The peak is a high-water mark, so the baseline is taken after the connection is open (one
+    /// small read) but before anything of the session's size has been allocated; a warm-up read of
+    /// the whole session would hide the peak being measured.
+    func measureMemory(_ store: SessionStore) async throws {
+        _ = try await store.session(session, lastN: 1)
+        let baseline = Self.peakRSSBytes()
+        let read = try await store.session(session)
+        let peak = Self.peakRSSBytes()
+        await store.close()
+        let report: [String: Any] = [
+            "peak_rss_bytes": peak - baseline,
+            "baseline_rss_bytes": baseline,
+            "turns": read?.conversationHistory.count ?? 0,
+        ]
+        FileHandle.standardOutput.write(try JSONSerialization.data(withJSONObject: report))
+    }
+
+    /// The process's peak resident set size so far (Linux reports ru_maxrss in KiB, macOS in bytes).
+    static func peakRSSBytes() -> Int {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)  // Glibc imports RUSAGE_SELF as an enum case
+        return usage.ru_maxrss * 1024
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        return usage.ru_maxrss
+        #endif
     }
 }
