@@ -13,6 +13,9 @@ DECLARE
   v_tokens   integer;
   v_included bigint := 0;
   v_first    integer;
+  v_question text;
+  v_response text;
+  v_pairs    jsonb[] := '{}';
   v_messages jsonb;
 BEGIN
   PERFORM llm._require_id('session_id', get_context.session_id);
@@ -43,13 +46,25 @@ BEGIN
   END LOOP;
   CLOSE v_turns;
 
-  -- seq is gapless, so what fits is the index range seq >= v_first.
-  SELECT jsonb_agg(m.message ORDER BY t.seq, m.position) INTO v_messages
-  FROM llm.turns t
-  CROSS JOIN LATERAL (VALUES
-    (1, jsonb_build_object('role', 'user', 'content', t.question)),
-    (2, jsonb_build_object('role', 'assistant', 'content', t.response))) AS m(position, message)
-  WHERE t.session_id = get_context.session_id AND t.seq >= v_first;
+  -- Then the texts of the turns that fit, newest first again, through the same
+  -- cursor shape: ORDER BY seq DESC fetched row by row keeps the plan on
+  -- turns_pkey (measured: a plain "seq >= n" statement, on a session the
+  -- statistics believe small, took the (session_id, request_id) index and read
+  -- the whole history to filter it).
+  OPEN v_turns FOR
+    SELECT t.seq, t.question, t.response FROM llm.turns t
+    WHERE t.session_id = get_context.session_id
+    ORDER BY t.seq DESC;
+  FOR i IN 1 .. v_session.turn_count - v_first + 1 LOOP
+    FETCH v_turns INTO v_seq, v_question, v_response;
+    v_pairs := array_append(v_pairs, jsonb_build_array(
+      jsonb_build_object('role', 'user', 'content', v_question),
+      jsonb_build_object('role', 'assistant', 'content', v_response)));
+  END LOOP;
+  CLOSE v_turns;
+  SELECT jsonb_agg(m.message ORDER BY p.n DESC, m.position) INTO v_messages
+  FROM unnest(v_pairs) WITH ORDINALITY AS p(pair, n)
+  CROSS JOIN LATERAL jsonb_array_elements(p.pair) WITH ORDINALITY AS m(message, position);
   v_messages := COALESCE(v_messages, '[]'::jsonb);
   IF get_context.system_prompt AND v_session.startup_context IS NOT NULL THEN
     v_messages := jsonb_build_array(jsonb_build_object('role', 'system', 'content', v_session.startup_context))
