@@ -12,7 +12,14 @@ import Foundation
 public enum PostgresTimestamp {
     /// Parses a PostgreSQL timestamp with time zone; `nil` when the text is not one.
     public static func parse(_ text: String) -> Date? {
-        var scanner = Scanner(Array(text.utf8))
+        // Every turn carries a timestamp, so this runs once per turn read: scan the string's own
+        // UTF-8 storage rather than copying it into an array first.
+        var text = text
+        return text.withUTF8 { parse(bytes: $0) }
+    }
+
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Date? {
+        var scanner = Scanner(bytes)
         guard let year = scanner.digits(exactly: 4), scanner.skip("-"),
               let month = scanner.digits(exactly: 2), scanner.skip("-"),
               let day = scanner.digits(exactly: 2),
@@ -121,16 +128,16 @@ public enum PostgresTimestamp {
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
-    /// A cursor over ASCII bytes.
+    /// A cursor over ASCII bytes, valid only while the buffer it reads is.
     private struct Scanner {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
         var isAtEnd: Bool { index == bytes.count }
 
-        mutating func skip(_ character: Character) -> Bool {
-            guard index < bytes.count, let ascii = character.asciiValue, bytes[index] == ascii else { return false }
+        mutating func skip(_ character: Unicode.Scalar) -> Bool {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: character) else { return false }
             index += 1
             return true
         }
