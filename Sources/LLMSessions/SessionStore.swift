@@ -142,7 +142,7 @@ public final class SessionStore: Sendable {
     }
 
     /// Runs a statement returning one JSON value and decodes it; SQL NULL is an error.
-    func call<T: Decodable>(_ sql: String, _ bind: Bind, retry: RetryPolicy, context: CallContext) async throws -> T {
+    func call<T: Decodable & Sendable>(_ sql: String, _ bind: Bind, retry: RetryPolicy, context: CallContext) async throws -> T {
         guard let value: T = try await callOptional(sql, bind, retry: retry, context: context) else {
             throw ResponseDecodingError(type: String(describing: T.self), field: "", reason: "the server returned NULL")
         }
@@ -150,21 +150,44 @@ public final class SessionStore: Sendable {
     }
 
     /// Runs a statement returning one JSON value or SQL NULL and decodes it.
-    func callOptional<T: Decodable>(_ sql: String, _ bind: Bind, retry: RetryPolicy, context: CallContext) async throws -> T? {
-        guard let text = try await callScalar(sql, bind, retry: retry, context: context) else { return nil }
-        return try SessionJSON.decode(T.self, from: text)
+    ///
+    /// The JSON is decoded on the connection's thread straight from the `PGresult`, so a large
+    /// answer is never copied into a `String` or `Data` first; decoding errors travel back as values.
+    func callOptional<T: Decodable & Sendable>(_ sql: String, _ bind: Bind, retry: RetryPolicy, context: CallContext) async throws -> T? {
+        let decoded = try await callFirstValue(sql, bind, retry: retry, context: context) { bytes in
+            bytes.map { bytes in Result { try SessionJSON.decode(T.self, from: bytes) } }
+        }
+        return try decoded?.get()
     }
 
     /// Runs a statement on a pooled connection and returns the first column of its first row as text.
     func callScalar(_ sql: String, _ bind: Bind, retry: RetryPolicy, context: CallContext) async throws -> String? {
+        try await callFirstValue(sql, bind, retry: retry, context: context) { (bytes) throws(DatabaseFailure) in
+            guard let bytes else { return nil }
+            guard let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
+                throw .protocolViolation("the value returned is not valid UTF-8")
+            }
+            return text
+        }
+    }
+
+    /// Runs one of the store's fixed statements on a pooled connection and lends `read` the first
+    /// column of its first row, on the connection's thread (see `PGConnection.withFirstValue`).
+    ///
+    /// The statement is prepared once per connection. A dropped connection is re-established by
+    /// the next call; this call runs again on the new one only when `retry` allows it.
+    func callFirstValue<R: Sendable>(
+        _ sql: String, _ bind: Bind, retry: RetryPolicy, context: CallContext,
+        _ read: @escaping @Sendable (UnsafeRawBufferPointer?) throws(DatabaseFailure) -> R
+    ) async throws -> R {
         let values = bind.values
-        return try await withConnection(context: context) { (connection) throws(DatabaseFailure) -> String? in
+        return try await withConnection(context: context) { (connection) throws(DatabaseFailure) -> R in
             try connection.ensureConnected()
             do throws(DatabaseFailure) {
-                return try connection.query(sql, values).singleValue
+                return try connection.withFirstValue(sql, values, prepared: true, read)
             } catch DatabaseFailure.connection where retry == .onceAfterReconnect {
                 try connection.reconnect()
-                return try connection.query(sql, values).singleValue
+                return try connection.withFirstValue(sql, values, prepared: true, read)
             }
         }
     }

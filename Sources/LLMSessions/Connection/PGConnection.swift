@@ -29,6 +29,10 @@ final class PGConnection: @unchecked Sendable {
     private var handle: OpaquePointer?
     private let configuration: ConnectionConfiguration
     private let applicationName: String
+    /// The server-side names of the statements prepared on `handle`, by SQL text. Prepared
+    /// statements live as long as the server session, so this is emptied whenever `handle` changes.
+    private var preparedNames: [String: String] = [:]
+    private var nextStatementNumber = 0
 
     init(configuration: ConnectionConfiguration, applicationName: String = "llm-sessions") {
         self.configuration = configuration
@@ -52,39 +56,54 @@ final class PGConnection: @unchecked Sendable {
                     _ = PQisBusy(handle)  // parses what arrived, e.g. an error notice
                 }
                 if PQstatus(handle) == CONNECTION_OK { return }
-                PQfinish(handle)
-                self.handle = nil
+                replaceHandle(with: nil)
             }
-            self.handle = try Self.connect(configuration, applicationName: applicationName)
+            try replaceHandle(with: Self.connect(configuration, applicationName: applicationName))
         }
     }
 
     /// Drops the current connection (if any) and connects again.
     func reconnect() throws(DatabaseFailure) {
         try locked { () throws(DatabaseFailure) in
-            if let handle { PQfinish(handle) }
-            handle = nil
-            handle = try Self.connect(configuration, applicationName: applicationName)
+            replaceHandle(with: nil)
+            try replaceHandle(with: Self.connect(configuration, applicationName: applicationName))
         }
     }
 
     /// Closes the connection; safe to call more than once.
     func close() {
-        lock.withLock {
-            if let handle { PQfinish(handle) }
-            handle = nil
-        }
+        lock.withLock { replaceHandle(with: nil) }
+    }
+
+    /// Finishes the current connection, if any, and adopts `newHandle`. The lock must be held.
+    private func replaceHandle(with newHandle: OpaquePointer?) {
+        if let handle { PQfinish(handle) }
+        handle = newHandle
+        preparedNames.removeAll()
     }
 
     /// Runs one statement with bind parameters (extended protocol); values are sent as text, never spliced into SQL.
+    ///
+    /// With `prepared`, the statement is parsed and planned once per connection and then only
+    /// executed, as `pgbench -M prepared` does; meant for the fixed SQL of `SessionStore`'s calls,
+    /// since every distinct text stays prepared for the life of the connection.
     @discardableResult
-    func query(_ sql: String, _ parameters: [String?] = []) throws(DatabaseFailure) -> QueryRows {
-        try locked { () throws(DatabaseFailure) in
-            guard let handle else { throw .connection("not connected") }
-            let result = withCStrings(parameters) { values in
-                PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
-            }
-            return try Self.consume(result, on: handle)
+    func query(_ sql: String, _ parameters: [String?] = [], prepared: Bool = false) throws(DatabaseFailure) -> QueryRows {
+        try withResult(sql, parameters, prepared: prepared) { (result) throws(DatabaseFailure) in try Self.copyRows(result) }
+    }
+
+    /// Runs one statement like `query` and lends `read` the bytes of the first column of the first
+    /// row (`nil` for no row or SQL NULL). The bytes live in the `PGresult` and are valid only
+    /// during `read`: large answers are read in place instead of being copied out first.
+    func withFirstValue<R>(
+        _ sql: String, _ parameters: [String?], prepared: Bool = false,
+        _ read: (UnsafeRawBufferPointer?) throws(DatabaseFailure) -> R
+    ) throws(DatabaseFailure) -> R {
+        try withResult(sql, parameters, prepared: prepared) { (result) throws(DatabaseFailure) in
+            guard PQntuples(result) > 0, PQnfields(result) > 0, PQgetisnull(result, 0, 0) == 0,
+                  let bytes = PQgetvalue(result, 0, 0)
+            else { return try read(nil) }
+            return try read(UnsafeRawBufferPointer(start: bytes, count: Int(PQgetlength(result, 0, 0))))
         }
     }
 
@@ -92,7 +111,9 @@ final class PGConnection: @unchecked Sendable {
     func simpleQuery(_ sql: String) throws(DatabaseFailure) {
         try locked { () throws(DatabaseFailure) in
             guard let handle else { throw .connection("not connected") }
-            _ = try Self.consume(PQexec(handle, sql), on: handle)
+            guard let result = PQexec(handle, sql) else { throw .connection(Self.errorMessage(handle)) }
+            defer { PQclear(result) }
+            try Self.check(result, on: handle)
         }
     }
 
@@ -110,6 +131,48 @@ final class PGConnection: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return try body()
+    }
+
+    /// Runs a statement and hands its successful result to `body`; the one place a statement's
+    /// `PGresult` is made and cleared.
+    private func withResult<R>(
+        _ sql: String, _ parameters: [String?], prepared: Bool,
+        _ body: (OpaquePointer) throws(DatabaseFailure) -> R
+    ) throws(DatabaseFailure) -> R {
+        try locked { () throws(DatabaseFailure) in
+            guard let handle else { throw .connection("not connected") }
+            let result = try withCStrings(parameters) { (values) throws(DatabaseFailure) in
+                guard prepared else {
+                    return PQexecParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0)
+                }
+                func execute() throws(DatabaseFailure) -> OpaquePointer? {
+                    PQexecPrepared(handle, try statementName(for: sql, on: handle), Int32(values.count), values, nil, nil, 0)
+                }
+                let result = try execute()
+                guard Self.isStalePreparedStatement(result) else { return result }
+                // Prepare afresh and run once more; the failure came before the statement ran.
+                PQclear(result)
+                preparedNames[sql] = nil
+                return try execute()
+            }
+            guard let result else { throw .connection(Self.errorMessage(handle)) }
+            defer { PQclear(result) }
+            try Self.check(result, on: handle)
+            return try body(result)
+        }
+    }
+
+    /// The name `sql` is prepared under on this connection, preparing it first if needed. The lock must be held.
+    private func statementName(for sql: String, on handle: OpaquePointer) throws(DatabaseFailure) -> String {
+        if let name = preparedNames[sql] { return name }
+        nextStatementNumber += 1
+        let name = "llm_sessions_\(nextStatementNumber)"
+        // Parameter types come from the casts in the SQL ($1::text ...), as with PQexecParams.
+        guard let result = PQprepare(handle, name, sql, 0, nil) else { throw .connection(Self.errorMessage(handle)) }
+        defer { PQclear(result) }
+        try Self.check(result, on: handle)
+        preparedNames[sql] = name
+        return name
     }
 
     // MARK: - libpq plumbing
@@ -135,18 +198,11 @@ final class PGConnection: @unchecked Sendable {
         return connection
     }
 
-    /// Turns a `PGresult` into rows or a failure, and clears it exactly once.
-    private static func consume(_ result: OpaquePointer?, on handle: OpaquePointer) throws(DatabaseFailure) -> QueryRows {
-        guard let result else {
-            throw .connection(errorMessage(handle))
-        }
-        defer { PQclear(result) }
-
+    /// Throws the failure a result reports, if any.
+    private static func check(_ result: OpaquePointer, on handle: OpaquePointer) throws(DatabaseFailure) {
         switch PQresultStatus(result) {
-        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
-            return try copyRows(result)
-        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-            return QueryRows(rows: [])
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return
         default:
             let error = serverError(result)
             if PQstatus(handle) == CONNECTION_BAD || error.sqlState.hasPrefix("08") || error.sqlState.isEmpty {
@@ -156,7 +212,23 @@ final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether executing a prepared statement failed because the statement is gone (e.g. after
+    /// `DISCARD ALL`) or can no longer be used as planned (a function it calls now returns another
+    /// type, after a migration). Both are raised before the statement runs, so running it again
+    /// once it is prepared anew cannot repeat an effect. Told apart by the server function that
+    /// raised them (PG_DIAG_SOURCE_FUNCTION), which unlike the message is never translated.
+    private static func isStalePreparedStatement(_ result: OpaquePointer?) -> Bool {
+        guard let result, PQresultStatus(result) == PGRES_FATAL_ERROR,
+              let routine = PQresultErrorField(result, Int32(UInt8(ascii: "R")))
+        else { return false }
+        let name = String(cString: routine)
+        return name == "FetchPreparedStatement" || name == "RevalidateCachedQuery"
+    }
+
     private static func copyRows(_ result: OpaquePointer) throws(DatabaseFailure) -> QueryRows {
+        guard PQresultStatus(result) == PGRES_TUPLES_OK || PQresultStatus(result) == PGRES_SINGLE_TUPLE else {
+            return QueryRows(rows: [])
+        }
         let rowCount = PQntuples(result)
         let columnCount = PQnfields(result)
         var rows: [[String?]] = []
@@ -207,8 +279,8 @@ final class PGConnection: @unchecked Sendable {
 }
 
 /// Calls `body` with NUL-terminated copies of `strings` (nil stays a null pointer) that live for the call.
-private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+private func withCStrings<R, E: Error>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) throws(E) -> R) throws(E) -> R {
     let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } }
     defer { copies.forEach { free($0) } }
-    return body(copies.map { $0.map { UnsafePointer($0) } })
+    return try body(copies.map { $0.map { UnsafePointer($0) } })
 }
