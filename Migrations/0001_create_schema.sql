@@ -62,7 +62,6 @@ CREATE TABLE llm.turns (
   -- (session_id, seq) is both the identity of a turn and the order of a history:
   -- reading the newest N turns is one index range.
   CONSTRAINT turns_pkey PRIMARY KEY (session_id, seq),
-  CONSTRAINT turns_request_id_is_unique_per_session UNIQUE (session_id, request_id),
   CONSTRAINT turns_session_fkey FOREIGN KEY (session_id)
     REFERENCES llm.sessions (session_id) ON DELETE CASCADE,
   CONSTRAINT seq_is_positive CHECK (seq >= 1),
@@ -73,6 +72,11 @@ CREATE TABLE llm.turns (
   CONSTRAINT request_id_is_at_most_200_chars CHECK (length(request_id) <= 200),
   CONSTRAINT turn_metadata_is_object CHECK (jsonb_typeof(metadata) = 'object')
 );
+-- Idempotent appends look a request_id up within its session. Partial: most turns
+-- carry none, and an index that also held every NULL would both cost every append
+-- and look to the planner like a second way to read a session's history.
+CREATE UNIQUE INDEX turns_request_id_is_unique_per_session
+  ON llm.turns (session_id, request_id) WHERE request_id IS NOT NULL;
 COMMENT ON TABLE llm.turns IS 'One row per question/response exchange; seq is gapless from 1 within a session';
 
 REVOKE ALL ON llm.sessions, llm.turns FROM PUBLIC;

@@ -1,6 +1,6 @@
 -- 0002: pinned sessions, fork links, the archive, and full-text search over turns.
--- SLOW ON A LARGE DATABASE: the stored search_vector column rewrites llm.turns under
--- an exclusive lock, parsing every question and response once.
+-- On a large database, building the two new indexes on llm.turns takes a while
+-- (the table itself is not rewritten: the new columns are NULL or constant).
 --
 -- Scale-out (shared/SCALE.md): the archive tables are keyed by session_id first,
 -- like the live ones, so they distribute by session_id and colocate with them.
@@ -63,17 +63,20 @@ CREATE TABLE llm.archived_turns (
 );
 COMMENT ON TABLE llm.archived_turns IS 'The turns of the archived sessions, exactly as they were in llm.turns';
 
--- Full-text search (llm.search_turns). A stored column rather than an expression
--- index: measured with pgbench on 2.6 kB turns, both add the same ~0.5 ms of CPU to
--- an append (parsing the text once plus the GIN insert), but with the vector stored
--- ts_rank reads it instead of parsing every matching turn again at search time.
+-- Full-text search (llm.search_turns), indexed off the append path. Parsing a
+-- turn's text and inserting its lexemes into a GIN index cost an append about 0.2 to
+-- 0.5 ms of CPU (measured with pgbench on 1.2 to 2.6 kB turns: 0.37 -> 0.55 ms),
+-- which would make every append pay for a search that few callers run. So a turn
+-- is stored with search_vector NULL, llm.index_turns() fills the vectors in batches
+-- (scheduled every minute beside cleanup), and search_turns parses the few turns
+-- not yet indexed on the fly, found through a small partial index: a search still
+-- sees every turn, an append pays only one small b-tree insert.
 -- Only the first 50,000 characters of each text are indexed: a tsvector is limited
--- to 1 MB, and an append must never fail because its text is long.
-ALTER TABLE llm.turns
-  ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
-    to_tsvector('english'::regconfig, left(question, 50000) || ' ' || left(response, 50000))) STORED;
-COMMENT ON COLUMN llm.turns.search_vector IS 'English full-text vector of the first 50,000 characters of question and response';
+-- to 1 MB, and indexing must never fail because a text is long.
+ALTER TABLE llm.turns ADD COLUMN search_vector tsvector;
+COMMENT ON COLUMN llm.turns.search_vector IS 'English full-text vector of the first 50,000 characters of question and response; NULL until llm.index_turns() has run';
 CREATE INDEX turns_search_vector_idx ON llm.turns USING gin (search_vector);
+CREATE INDEX turns_search_pending_idx ON llm.turns (session_id, seq) WHERE search_vector IS NULL;
 
 REVOKE ALL ON llm.archived_sessions, llm.archived_turns FROM PUBLIC;
 GRANT SELECT ON llm.archived_sessions, llm.archived_turns TO llm_admin;

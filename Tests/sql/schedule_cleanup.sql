@@ -7,23 +7,26 @@ SELECT NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') AS no_pg_
 SELECT plan(1);
 SELECT skip('pg_cron is not installed in this database', 1);
 \else
-SELECT plan(34);
+SELECT plan(35);
 
 SELECT has_extension('pg_cron', 'pg_cron is installed in this database');
 -- Start from no job, whatever the database had (the ROLLBACK restores it).
 SELECT llm.unschedule_cleanup() IS NOT NULL AS cleared \gset
 
 CREATE TEMP TABLE scheduled AS SELECT llm.schedule_cleanup('*/5 * * * *', interval '2 hours') AS j;
-SELECT is(pg_temp.keys_of(j), ARRAY['command', 'job_id', 'job_name', 'schedule'], 'the result has the keys of the contract') FROM scheduled;
+SELECT is(pg_temp.keys_of(j), ARRAY['command', 'index_job', 'job_id', 'job_name', 'schedule'], 'the result has the keys of the contract') FROM scheduled;
+SELECT is((SELECT jsonb_build_object('schedule', schedule, 'command', command) FROM cron.job WHERE jobname = 'llm-sessions-index'),
+  '{"schedule": "* * * * *", "command": "SELECT llm.index_turns()"}'::jsonb,
+  'the search indexer is scheduled beside it, every minute') FROM scheduled;
 SELECT is(j->>'job_name', 'llm-sessions-cleanup', 'the job is named llm-sessions-cleanup') FROM scheduled;
 SELECT is(j->>'schedule', '*/5 * * * *', 'with the schedule given') FROM scheduled;
-SELECT is(j->>'command', 'SELECT llm.cleanup_stale(''02:00:00''::interval)', 'and a command that cleans up with the max_idle given') FROM scheduled;
+SELECT is(j->>'command', 'SELECT llm.cleanup_stale(''02:00:00''::interval, policy => ''archive'')', 'and a command that cleans up with the max_idle given') FROM scheduled;
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 1::bigint, 'cron.job has one such job');
 SELECT is(
   (SELECT jsonb_build_object('jobid', jobid, 'schedule', schedule, 'command', command, 'database', database, 'active', active)
    FROM cron.job WHERE jobname = 'llm-sessions-cleanup'),
   jsonb_build_object('jobid', (j->>'job_id')::bigint, 'schedule', '*/5 * * * *',
-    'command', 'SELECT llm.cleanup_stale(''02:00:00''::interval)', 'database', current_database(), 'active', true),
+    'command', 'SELECT llm.cleanup_stale(''02:00:00''::interval, policy => ''archive'')', 'database', current_database(), 'active', true),
   'the job row: the id returned, schedule, command, this database, active') FROM scheduled;
 SELECT lives_ok((SELECT j->>'command' FROM scheduled), 'the job''s command runs');
 
@@ -32,11 +35,11 @@ CREATE TEMP TABLE rescheduled AS SELECT llm.schedule_cleanup() AS j;
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 1::bigint, 'scheduling twice leaves one job');
 SELECT is((SELECT schedule FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), '*/15 * * * *',
   'with the new schedule: every 15 minutes by default');
-SELECT is((SELECT command FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 'SELECT llm.cleanup_stale(''01:00:00''::interval)',
+SELECT is((SELECT command FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 'SELECT llm.cleanup_stale(''01:00:00''::interval, policy => ''archive'')',
   'and the new command: max_idle one hour by default');
 SELECT is(j->>'job_id', (SELECT jobid::text FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 'the result names the job that exists')
 FROM rescheduled;
-SELECT is(llm.schedule_cleanup('0 3 * * *', interval '1 day 30 minutes')->>'command', 'SELECT llm.cleanup_stale(''1 day 00:30:00''::interval)',
+SELECT is(llm.schedule_cleanup('0 3 * * *', interval '1 day 30 minutes')->>'command', 'SELECT llm.cleanup_stale(''1 day 00:30:00''::interval, policy => ''archive'')',
   'a max_idle with days is written as an interval literal');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 1::bigint, 'still one job');
 
@@ -55,7 +58,8 @@ SELECT is((SELECT md5(j::text) FROM cron.job j WHERE jobname = 'llm-sessions-cle
 
 -- Unscheduling: true once, then false.
 SELECT is(llm.unschedule_cleanup(), true, 'unschedule_cleanup removes the job: true');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 0::bigint, 'no job is left');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname IN ('llm-sessions-cleanup', 'llm-sessions-index')), 0::bigint,
+  'no job is left: neither cleanup nor the indexer');
 SELECT is(llm.unschedule_cleanup(), false, 'a second unschedule_cleanup returns false');
 
 -- An invalid expression when there is no job leaves no job.

@@ -9,7 +9,9 @@ SELECT has_table('llm', 'sessions', 'llm.sessions exists');
 SELECT has_table('llm', 'turns', 'llm.turns exists');
 SELECT col_is_pk('llm', 'sessions', ARRAY['session_id'], 'sessions are keyed by session_id');
 SELECT col_is_pk('llm', 'turns', ARRAY['session_id', 'seq'], 'turns are keyed by (session_id, seq)');
-SELECT col_is_unique('llm', 'turns', ARRAY['session_id', 'request_id'], 'a request_id is unique within its session');
+SELECT is((SELECT indexdef FROM pg_indexes WHERE schemaname = 'llm' AND indexname = 'turns_request_id_is_unique_per_session'),
+  'CREATE UNIQUE INDEX turns_request_id_is_unique_per_session ON llm.turns USING btree (session_id, request_id) WHERE (request_id IS NOT NULL)',
+  'a request_id is unique within its session (a partial index: turns without one are not in it)');
 SELECT fk_ok('llm', 'turns', 'session_id', 'llm', 'sessions', 'session_id', 'turns reference their session');
 SELECT is((SELECT confdeltype FROM pg_constraint WHERE conname = 'turns_session_fkey' AND conrelid = 'llm.turns'::regclass), 'c',
   'deleting a session cascades to its turns');
@@ -57,9 +59,11 @@ SELECT is(pg_get_function_arguments((SELECT oid FROM pg_proc WHERE proname = 'li
   'agent_role text DEFAULT NULL::text, max_rows integer DEFAULT 100, before timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id text DEFAULT NULL::text',
   'list_sessions(agent_role, max_rows, before, before_id)');
 SELECT is(pg_get_function_arguments((SELECT oid FROM pg_proc WHERE proname = 'cleanup_stale' AND pronamespace = 'llm'::regnamespace)),
-  'max_idle interval DEFAULT ''01:00:00''::interval, batch_size integer DEFAULT 1000', 'cleanup_stale(max_idle, batch_size)');
+  'max_idle interval DEFAULT ''01:00:00''::interval, batch_size integer DEFAULT 1000, policy text DEFAULT ''delete''::text',
+  'cleanup_stale(max_idle, batch_size, policy)');
 SELECT is(pg_get_function_arguments((SELECT oid FROM pg_proc WHERE proname = 'schedule_cleanup' AND pronamespace = 'llm'::regnamespace)),
-  'schedule text DEFAULT ''*/15 * * * *''::text, max_idle interval DEFAULT ''01:00:00''::interval', 'schedule_cleanup(schedule, max_idle)');
+  'schedule text DEFAULT ''*/15 * * * *''::text, max_idle interval DEFAULT ''01:00:00''::interval, policy text DEFAULT ''archive''::text',
+  'schedule_cleanup(schedule, max_idle, policy)');
 SELECT is((SELECT array_agg(proname::text || ':' || pg_get_function_result(oid) ORDER BY proname::text) FROM pg_proc
            WHERE pronamespace = 'llm'::regnamespace AND proname IN ('create_session', 'append_turn', 'get_session', 'end_session',
              'list_sessions', 'cleanup_stale', 'schedule_cleanup', 'unschedule_cleanup', 'stats')),

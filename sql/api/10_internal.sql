@@ -11,7 +11,7 @@ AS $$
 BEGIN
   IF value IS NULL THEN
     RAISE EXCEPTION '% must not be NULL', arg_name USING ERRCODE = '22023';
-  ELSIF btrim(value) = '' THEN
+  ELSIF value ~ '^[[:space:]]*$' THEN
     RAISE EXCEPTION '% must not be blank', arg_name USING ERRCODE = '22023';
   ELSIF length(value) > max_chars THEN
     RAISE EXCEPTION '% is % characters long; the limit is %', arg_name, length(value), max_chars
@@ -69,6 +69,18 @@ BEGIN
     RAISE EXCEPTION '% must be between % and %, not %', arg_name, lo, hi, value USING ERRCODE = '22023';
   END IF;
 END;
+$$;
+
+-- The full-text vector of a turn (llm.index_turns stores it, llm.search_turns
+-- computes it for turns not yet indexed). Only the first 50,000 characters of each
+-- text: a tsvector is limited to 1 MB, and indexing must never fail on a long text.
+CREATE OR REPLACE FUNCTION llm._turn_vector(question text, response text)
+RETURNS tsvector
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT pg_catalog.to_tsvector('pg_catalog.english'::pg_catalog.regconfig,
+    pg_catalog.left(question, 50000) OPERATOR(pg_catalog.||) ' '
+    OPERATOR(pg_catalog.||) pg_catalog.left(response, 50000))
 $$;
 
 -- The JSON of one turn. LANGUAGE sql without SET so the planner can inline it
@@ -153,5 +165,5 @@ REVOKE ALL ON FUNCTION
   llm._notify(text, text, text, integer, bigint), llm._refuse_archived_id(text),
   llm._require_id(text, text, integer), llm._require_text(text, text, boolean),
   llm._require_metadata(jsonb), llm._require_range(text, bigint, bigint, bigint),
-  llm._turn_json(llm.turns), llm._summary_json(llm.sessions), llm._session_json(llm.sessions, jsonb)
+  llm._turn_vector(text, text), llm._turn_json(llm.turns), llm._summary_json(llm.sessions), llm._session_json(llm.sessions, jsonb)
 FROM PUBLIC;

@@ -11,6 +11,19 @@ BEGIN
 END
 $drop$;
 
+-- The ids of at most batch_size unpinned sessions idle since before cutoff, oldest first.
+CREATE OR REPLACE FUNCTION llm._stale_candidates(cutoff timestamptz, batch_size integer)
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT COALESCE(array_agg(c.session_id), '{}')
+  FROM (SELECT s.session_id FROM llm.sessions s
+        WHERE s.last_query_at < cutoff AND NOT s.pinned
+        ORDER BY s.last_query_at
+        LIMIT batch_size) c
+$$;
+
 -- Archives or deletes the unpinned sessions idle for longer than max_idle, batch by batch; returns how many.
 CREATE OR REPLACE FUNCTION llm.cleanup_stale(
   max_idle   interval DEFAULT '1 hour',
@@ -26,6 +39,7 @@ DECLARE
   v_removed         integer := 0;
   v_expected_turns  bigint;
   v_moved_turns     bigint;
+  v_candidates      text[];
 BEGIN
   IF cleanup_stale.max_idle IS NULL OR cleanup_stale.max_idle <= interval '0' THEN
     RAISE EXCEPTION 'max_idle must be a positive interval, not %', COALESCE(cleanup_stale.max_idle::text, 'NULL')
@@ -42,7 +56,9 @@ BEGIN
   -- SCALE.md): pick a bounded batch of candidates, then delete them with the
   -- staleness condition repeated, so a session that an append (or pin_session)
   -- touched in between is re-checked under its row lock and left alone. Live
-  -- sessions are never locked. Pinned sessions are expected to be few: the
+  -- sessions are never locked. The loop ends when a batch of candidates comes back
+  -- short, not when fewer sessions were removed: a session rescued by an append
+  -- must not end the cleanup while stale ones remain. Pinned sessions are expected to be few: the
   -- candidate scan steps over the stale pinned ones rather than index them.
   --
   -- One event per batch, not per session: {"event": "archive"|"end",
@@ -50,19 +66,17 @@ BEGIN
   -- one that follows particular sessions reads them again.
   IF cleanup_stale.policy = 'delete' THEN
     LOOP
+      v_candidates := llm._stale_candidates(v_cutoff, cleanup_stale.batch_size);
+      EXIT WHEN cardinality(v_candidates) = 0;
       DELETE FROM llm.sessions s
-      WHERE s.session_id IN (
-          SELECT c.session_id FROM llm.sessions c
-          WHERE c.last_query_at < v_cutoff AND NOT c.pinned
-          ORDER BY c.last_query_at
-          LIMIT cleanup_stale.batch_size)
+      WHERE s.session_id = ANY (v_candidates)
         AND s.last_query_at < v_cutoff AND NOT s.pinned;
       GET DIAGNOSTICS v_batch = ROW_COUNT;
       IF v_batch > 0 THEN
         PERFORM llm._notify('end', NULL, NULL, NULL, v_batch);
       END IF;
       v_removed := v_removed + v_batch;
-      EXIT WHEN v_batch < cleanup_stale.batch_size;
+      EXIT WHEN cardinality(v_candidates) < cleanup_stale.batch_size;
     END LOOP;
     RETURN v_removed;
   END IF;
@@ -76,13 +90,11 @@ BEGIN
   -- longer than max_idle) would be missed, so the counts are compared and the
   -- whole cleanup is refused rather than lose a turn.
   LOOP
+    v_candidates := llm._stale_candidates(v_cutoff, cleanup_stale.batch_size);
+    EXIT WHEN cardinality(v_candidates) = 0;
     WITH moved_sessions AS (
       DELETE FROM llm.sessions s
-      WHERE s.session_id IN (
-          SELECT c.session_id FROM llm.sessions c
-          WHERE c.last_query_at < v_cutoff AND NOT c.pinned
-          ORDER BY c.last_query_at
-          LIMIT cleanup_stale.batch_size)
+      WHERE s.session_id = ANY (v_candidates)
         AND s.last_query_at < v_cutoff AND NOT s.pinned
       RETURNING s.*
     ), stored_sessions AS (
@@ -117,7 +129,7 @@ BEGIN
       PERFORM llm._notify('archive', NULL, NULL, NULL, v_batch);
     END IF;
     v_removed := v_removed + v_batch;
-    EXIT WHEN v_batch < cleanup_stale.batch_size;
+    EXIT WHEN cardinality(v_candidates) < cleanup_stale.batch_size;
   END LOOP;
   RETURN v_removed;
 END;
@@ -152,7 +164,8 @@ BEGIN
 END
 $drop$;
 
--- Schedules cleanup_stale as the pg_cron job llm-sessions-cleanup (replacing it if present).
+-- Schedules the maintenance jobs: cleanup_stale as llm-sessions-cleanup, and the
+-- search indexer (index_turns) as llm-sessions-index every minute. Replaces both if present.
 CREATE OR REPLACE FUNCTION llm.schedule_cleanup(
   schedule text     DEFAULT '*/15 * * * *',
   max_idle interval DEFAULT '1 hour',
@@ -162,8 +175,9 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_command text;
-  v_job_id  bigint;
+  v_command      text;
+  v_job_id       bigint;
+  v_index_job_id bigint;
 BEGIN
   PERFORM llm._require_pg_cron();
   PERFORM llm._require_id('schedule', schedule_cleanup.schedule, 100);
@@ -178,14 +192,17 @@ BEGIN
   v_command := format('SELECT llm.cleanup_stale(%L::interval, policy => %L)', schedule_cleanup.max_idle, schedule_cleanup.policy);
   -- cron.schedule with a job name replaces the job of that name: running this twice is harmless.
   v_job_id := cron.schedule('llm-sessions-cleanup', schedule_cleanup.schedule, v_command);
+  v_index_job_id := cron.schedule('llm-sessions-index', '* * * * *', 'SELECT llm.index_turns()');
   RETURN jsonb_build_object('job_id', v_job_id, 'job_name', 'llm-sessions-cleanup',
-                            'schedule', schedule_cleanup.schedule, 'command', v_command);
+                            'schedule', schedule_cleanup.schedule, 'command', v_command,
+                            'index_job', jsonb_build_object('job_id', v_index_job_id, 'job_name', 'llm-sessions-index',
+                                                            'schedule', '* * * * *', 'command', 'SELECT llm.index_turns()'));
 END;
 $$;
 COMMENT ON FUNCTION llm.schedule_cleanup(text, interval, text) IS
-'Schedules llm.cleanup_stale(max_idle, policy => policy) as the pg_cron job llm-sessions-cleanup (default every 15 minutes, policy ''archive'': scheduled cleanup keeps what it removes until purge_archive), replacing an earlier schedule. Without pg_cron: feature_not_supported (0A000) with directions.';
+'Schedules llm.cleanup_stale(max_idle, policy => policy) as the pg_cron job llm-sessions-cleanup (default every 15 minutes, policy ''archive'': scheduled cleanup keeps what it removes until purge_archive), replacing an earlier schedule; also schedules the search indexer llm.index_turns() every minute as llm-sessions-index (returned under "index_job"). Without pg_cron: feature_not_supported (0A000) with directions.';
 
--- Removes the pg_cron job llm-sessions-cleanup; returns whether there was one.
+-- Removes the pg_cron jobs llm-sessions-cleanup and llm-sessions-index; returns whether the cleanup job was there.
 CREATE OR REPLACE FUNCTION llm.unschedule_cleanup()
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -193,6 +210,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM llm._require_pg_cron();
+  IF EXISTS (SELECT FROM cron.job j WHERE j.jobname = 'llm-sessions-index') THEN
+    PERFORM cron.unschedule('llm-sessions-index');
+  END IF;
   IF NOT EXISTS (SELECT FROM cron.job j WHERE j.jobname = 'llm-sessions-cleanup') THEN
     RETURN false;
   END IF;
@@ -200,7 +220,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION llm.unschedule_cleanup() IS
-'Removes the pg_cron job llm-sessions-cleanup. Returns false when none was scheduled. Without pg_cron: feature_not_supported (0A000).';
+'Removes the pg_cron jobs llm-sessions-cleanup and llm-sessions-index. Returns false when no cleanup job was scheduled. Without pg_cron: feature_not_supported (0A000).';
 
 -- Sessions, turns and tokens per agent role.
 CREATE OR REPLACE FUNCTION llm.stats()

@@ -35,7 +35,8 @@ GRANT EXECUTE ON FUNCTION
   llm.stats(),
   llm.restore_session(text),
   llm.purge_archive(interval, integer),
-  llm.import_session(jsonb, text)
+  llm.import_session(jsonb, text),
+  llm.index_turns(integer)
 TO llm_admin;
 -- Views and tables, the usage views included, are for operators only: a view
 -- runs with its owner's rights, so granting it to llm_app would expose every session.
