@@ -1,7 +1,7 @@
 -- llm.create_session: the session it returns, generated ids, and every argument it refuses.
 BEGIN;
 \ir support/helpers.psql
-SELECT plan(68);
+SELECT plan(73);
 
 -- An explicit id: the whole session JSON.
 CREATE TEMP TABLE made AS
@@ -51,6 +51,8 @@ SELECT matches(llm.create_session('  ¡¿!?  ')->>'session_id', '^session_[0-9]{
   'a role with nothing to slug gives ids starting with "session"');
 SELECT matches(llm.create_session('tap' || repeat('a', 97))->>'session_id', '^tap' || repeat('a', 37) || '_[0-9]{10}_[0-9]{6}$',
   'the slug is cut to 40 characters (a 100-character role)');
+SELECT matches(llm.create_session('tap' || repeat('a', 36) || ' bcd')->>'session_id', '^tap' || repeat('a', 36) || '_[0-9]{10}_[0-9]{6}$',
+  'a cut that ends on an underscore drops it: no double underscore in the id');
 SELECT is((SELECT agent_role FROM llm.sessions WHERE session_id LIKE 'tap_chief_exec_emea_%'), 'tap Chief Exec!! (EMEA)',
   'the role itself is stored unslugged');
 SELECT ok(abs(split_part(llm.create_session('tap_gen')->>'session_id', '_', 3)::bigint
@@ -70,6 +72,10 @@ SELECT pg_temp.throws_cleanly($$SELECT llm.create_session(repeat('r', 101), NULL
   'agent_role is 101 characters long; the limit is 100', 'a 101-character agent_role');
 SELECT pg_temp.throws_cleanly($$SELECT llm.create_session('tap', NULL, '')$$, '22023', 'session_id must not be blank', 'empty session_id');
 SELECT pg_temp.throws_cleanly($$SELECT llm.create_session('tap', NULL, '   ')$$, '22023', 'session_id must not be blank', 'blank session_id');
+SELECT pg_temp.throws_cleanly($$SELECT llm.create_session('tap', NULL, E'\t\n ')$$, '22023', 'session_id must not be blank',
+  'a session_id of tabs and newlines is blank too');
+SELECT pg_temp.throws_cleanly($$SELECT llm.create_session(E'\t', NULL, 'tap_cs_x')$$, '22023', 'agent_role must not be blank',
+  'an agent_role of a tab is blank');
 SELECT pg_temp.throws_cleanly($$SELECT llm.create_session('tap', NULL, 'tap' || repeat('i', 198))$$, '22023',
   'session_id is 201 characters long; the limit is 200', 'a 201-character session_id');
 SELECT pg_temp.throws_cleanly($$SELECT llm.create_session('tap', repeat('x', 16777217), 'tap_cs_x')$$, '22023',

@@ -28,7 +28,7 @@ SELECT results_eq(
 SELECT results_eq(
   $$SELECT turn_count, total_tokens FROM llm.sessions WHERE session_id = 'tap_tc'$$,
   $$VALUES (40, 5460::bigint)$$, 'that is 40 turns and 7 * (0 + 1 + ... + 39) = 5460 tokens');
-SELECT ok((SELECT last_query_at = now() AND last_query_at >= created_at FROM llm.sessions WHERE session_id = 'tap_tc'),
+SELECT ok((SELECT last_query_at BETWEEN now() AND clock_timestamp() AND last_query_at >= created_at FROM llm.sessions WHERE session_id = 'tap_tc'),
   'last_query_at moved to the time of the appends, after created_at');
 SELECT is((SELECT array_agg(question ORDER BY seq) FILTER (WHERE seq IN (1, 40)) FROM llm.turns WHERE session_id = 'tap_tc'),
   ARRAY['question 1', 'question 40'], 'each seq holds the turn appended in that order');

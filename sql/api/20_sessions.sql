@@ -33,7 +33,7 @@ BEGIN
   ELSE
     -- <role>_<unix seconds>_<6 random digits>; a collision (same role, same
     -- second, same digits) is retried with new digits.
-    v_slug := left(btrim(lower(regexp_replace(create_session.agent_role, '[^A-Za-z0-9]+', '_', 'g')), '_'), 40);
+    v_slug := btrim(left(btrim(lower(regexp_replace(create_session.agent_role, '[^A-Za-z0-9]+', '_', 'g')), '_'), 40), '_');
     IF v_slug = '' THEN v_slug := 'session'; END IF;
     FOR attempt IN 1..10 LOOP
       INSERT INTO llm.sessions AS s (session_id, agent_role, startup_context, metadata)

@@ -16,6 +16,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_turn_count integer;
+  v_now        timestamptz;
   v_turn       llm.turns;
   v_session    llm.sessions;
 BEGIN
@@ -66,16 +67,19 @@ BEGIN
             HINT = 'Another writer appended first: read the session again and retry.';
   END IF;
 
+  -- Read the clock under the lock, not now() (the transaction's start): appends
+  -- that queued for the lock then get timestamps in seq order.
+  v_now := clock_timestamp();
   UPDATE llm.sessions s
   SET turn_count = s.turn_count + 1,
       total_tokens = s.total_tokens + append_turn.tokens,
-      last_query_at = now()
+      last_query_at = v_now
   WHERE s.session_id = append_turn.session_id
   RETURNING * INTO v_session;
 
-  INSERT INTO llm.turns AS t (session_id, seq, question, response, tokens, metadata, request_id)
+  INSERT INTO llm.turns AS t (session_id, seq, question, response, tokens, metadata, request_id, created_at)
   VALUES (append_turn.session_id, v_session.turn_count, append_turn.question, append_turn.response,
-          append_turn.tokens, append_turn.metadata, append_turn.request_id)
+          append_turn.tokens, append_turn.metadata, append_turn.request_id, v_now)
   RETURNING * INTO v_turn;
 
   PERFORM llm._notify('append', v_session.session_id, v_session.agent_role, v_turn.seq);
@@ -85,4 +89,4 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION llm.append_turn(text, text, text, integer, jsonb, integer, text) IS
-'Appends a turn atomically: next gapless seq, turn_count, total_tokens, last_query_at. Returns the stored turn with the session''s new counters. Unknown session: P0002. expected_turn_count differing from the current count: 40001. A request_id seen before returns the stored turn ("replayed": true) and adds nothing. Sends the event "append" (not for a replay).';
+'Appends a turn atomically: next gapless seq, turn_count, total_tokens, last_query_at. Returns the stored turn with the session''s new counters. Unknown session: P0002. expected_turn_count differing from the current count: 40001. A request_id seen before returns the stored turn ("replayed": true) and adds nothing (whatever the retry carries: the stored turn wins). Sends the event "append" (not for a replay).';
