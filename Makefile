@@ -6,7 +6,7 @@
 SWIFT_BUILD_FLAGS ?=
 CLI := .build/debug/llm-sessions
 
-.PHONY: all setup db-start db-stop db-reset migrate psql demo demo-sql build test test-sql test-swift bench clean
+.PHONY: all setup db-start db-stop db-reset migrate psql demo demo-sql build test test-sql test-swift test-reliability bench clean
 
 all: build
 
@@ -45,6 +45,10 @@ test-sql: migrate
 
 test-swift: migrate
 	swift test $(SWIFT_BUILD_FLAGS)
+
+# Load, crash and fault tests: bounded in time, loopback and unix socket only.
+test-reliability: migrate build
+	@scripts/test-reliability.sh
 
 bench: migrate
 	@scripts/bench.sh
