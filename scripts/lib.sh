@@ -47,6 +47,7 @@ export LLM_DB_MODE LLM_CONNINFO
 llm_psql() { psql -X -v ON_ERROR_STOP=1 -d "$LLM_CONNINFO" "$@"; }
 
 # Run a command as the server's OS user (only root needs the switch).
+# From /, since the checkout may be a folder the postgres user cannot enter.
 as_pg_user() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
