@@ -39,7 +39,8 @@ public enum SessionStoreError: Error, Sendable, Hashable, CustomStringConvertibl
     case conflict(sessionID: String, expected: Int, actual: Int)
     /// An argument was rejected, by the client (e.g. a NUL character) or the server (22xxx, 23514).
     case invalidArgument(String)
-    /// A session with this id already exists (SQLSTATE 23505 from `createSession`).
+    /// A session with this id already exists, live or archived (SQLSTATE 23505 from `createSession`,
+    /// `forkSession`, `importSession` or `restoreSession`).
     case duplicateSession(sessionID: String)
     /// The server could not be reached or the connection dropped mid-call.
     case connectionLost(String)
@@ -97,8 +98,34 @@ public struct ResponseDecodingError: Error, Sendable, Hashable, CustomStringConv
 struct CallContext: Sendable {
     /// The session the call is about, if any.
     var sessionID: String?
-    /// Whether the call creates a session (23505 then means a duplicate id).
-    var isCreate = false
+    /// For calls that put a session under an id (create, fork, import, restore): where that id
+    /// is, so that 23505 (the id is taken) becomes `duplicateSession`.
+    var newSession: NewSession?
+
+    /// Where the id of the session a call makes can be found.
+    enum NewSession: Sendable {
+        /// The id is known; `nil` when the server generates it.
+        case id(String?)
+        /// The id is `session.session_id` of this export document; read only when needed.
+        case document(String)
+
+        /// The session id, or `nil` when it is generated or the document has none.
+        var sessionID: String? {
+            switch self {
+            case .id(let id):
+                return id
+            case .document(let text):
+                struct Document: Decodable {
+                    struct Session: Decodable {
+                        var sessionID: String
+                        enum CodingKeys: String, CodingKey { case sessionID = "session_id" }
+                    }
+                    var session: Session
+                }
+                return (try? SessionJSON.decode(Document.self, from: text))?.session.sessionID
+            }
+        }
+    }
 }
 
 extension SessionStoreError {
@@ -124,8 +151,8 @@ extension SessionStoreError {
                 return .conflict(sessionID: context.sessionID ?? "", expected: expected, actual: actual)
             }
             return .server(error)
-        case "23505" where context.isCreate:
-            if let sessionID = context.sessionID { return .duplicateSession(sessionID: sessionID) }
+        case "23505":
+            if let sessionID = context.newSession?.sessionID { return .duplicateSession(sessionID: sessionID) }
             return .server(error)
         case "23514":
             return .invalidArgument(error.message)

@@ -17,6 +17,8 @@ public final class SessionStore: Sendable {
     /// Where the store connects.
     public let configuration: ConnectionConfiguration
     let pool: ConnectionPool
+    /// The connections of `events(agentRole:)`, stopped when the store closes.
+    let listeners = EventListeners()
 
     /// Creates a store; connections are opened on first use, up to `poolSize` (at least 1) at once.
     public init(configuration: ConnectionConfiguration = .fromEnvironment(), poolSize: Int = 4) {
@@ -25,11 +27,13 @@ public final class SessionStore: Sendable {
     }
 
     deinit {
+        listeners.close()
         pool.close()
     }
 
-    /// Closes every connection; later calls fail with `connectionLost`.
+    /// Closes every connection and ends every `events` sequence; later calls fail with `connectionLost`.
     public func close() async {
+        listeners.close()
         pool.close()
     }
 
@@ -52,7 +56,7 @@ public final class SessionStore: Sendable {
         try bind.json(metadata, "metadata")
         return try await call(
             "SELECT llm.create_session($1::text, $2::text, $3::text, $4::jsonb)", bind,
-            retry: .never, context: CallContext(sessionID: sessionID, isCreate: true)
+            retry: .never, context: CallContext(sessionID: sessionID, newSession: .id(sessionID))
         )
     }
 
@@ -171,6 +175,15 @@ public final class SessionStore: Sendable {
         }
     }
 
+    /// Runs a statement returning one integer (e.g. a count); SQL NULL or anything else is an error naming `field`.
+    func callInteger(_ sql: String, _ bind: Bind, retry: RetryPolicy, context: CallContext, field: String) async throws -> Int {
+        let value = try await callScalar(sql, bind, retry: retry, context: context)
+        guard let value, let number = Int(value) else {
+            throw ResponseDecodingError(type: "Int", field: field, reason: "expected an integer, found \(value ?? "NULL")")
+        }
+        return number
+    }
+
     /// Runs one of the store's fixed statements on a pooled connection and lends `read` the first
     /// column of its first row, on the connection's thread (see `PGConnection.withFirstValue`).
     ///
@@ -226,6 +239,11 @@ struct Bind: Sendable {
     /// Adds an integer value (nil is SQL NULL).
     mutating func integer(_ value: Int?) {
         values.append(value.map(String.init))
+    }
+
+    /// Adds a boolean value (nil is SQL NULL).
+    mutating func boolean(_ value: Bool?) {
+        values.append(value.map { $0 ? "true" : "false" })
     }
 
     /// Adds a JSON value as text for a `::jsonb` parameter; rejects U+0000 anywhere in it.

@@ -127,6 +127,57 @@ final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Waits up to `timeout` for notifications (of the channels this connection `LISTEN`s to) and
+    /// hands each one's payload to `receive`, in the order the server sent them.
+    ///
+    /// Notifications that arrived earlier (e.g. together with a query's answer) are delivered first,
+    /// without waiting. Waits with `poll()` on the connection's socket and on `wake`, a descriptor
+    /// another thread can make readable to end the wait early. Each notification libpq hands out is
+    /// freed right after its payload is copied.
+    ///
+    /// - Returns: whether `wake` became readable.
+    /// - Throws: `.connection` when the connection is closed or has broken (e.g. its backend was terminated).
+    func waitForNotifications(
+        timeout: Duration, wake: Int32, _ receive: (String) -> Void
+    ) throws(DatabaseFailure) -> Bool {
+        try locked { () throws(DatabaseFailure) -> Bool in
+            guard let handle, PQstatus(handle) == CONNECTION_OK else { throw .connection("not connected") }
+            if Self.drainNotifications(handle, receive) > 0 { return false }
+            let socket = PQsocket(handle)
+            guard socket >= 0 else { throw .connection(Self.errorMessage(handle)) }
+            var descriptors = [
+                pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+            ]
+            let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let ready = poll(&descriptors, nfds_t(descriptors.count), max(0, milliseconds))
+            if ready < 0 {
+                if errno == EINTR { return false }
+                throw .connection("poll() failed: \(String(cString: strerror(errno)))")
+            }
+            if descriptors[0].revents != 0 {
+                // Readable, or hung up: either way libpq reads what there is and notices a dead socket.
+                if PQconsumeInput(handle) == 0 || PQstatus(handle) != CONNECTION_OK {
+                    throw .connection(Self.errorMessage(handle))
+                }
+                Self.drainNotifications(handle, receive)
+            }
+            return descriptors[1].revents != 0
+        }
+    }
+
+    /// Hands the payload of every notification libpq has parsed to `receive`; returns how many.
+    @discardableResult
+    private static func drainNotifications(_ handle: OpaquePointer, _ receive: (String) -> Void) -> Int {
+        var count = 0
+        while let notification = PQnotifies(handle) {
+            defer { PQfreemem(notification) }
+            receive(String(cString: notification.pointee.extra))
+            count += 1
+        }
+        return count
+    }
+
     private func locked<T>(_ body: () throws(DatabaseFailure) -> T) throws(DatabaseFailure) -> T {
         lock.lock()
         defer { lock.unlock() }

@@ -20,9 +20,15 @@ public struct Session: Sendable, Codable, Hashable {
     public var lastQueryAt: Date
     /// The returned turns, oldest first; all of them, or the newest `lastN` when asked.
     public var conversationHistory: [Turn]
+    /// Whether the session is pinned: no cleanup archives or deletes it (see `pinSession`).
+    public var pinned: Bool
+    /// The session this one was forked from, if it is a fork (see `forkSession`).
+    public var parentSessionID: String?
+    /// How many of the parent's turns the fork copied; set exactly when `parentSessionID` is.
+    public var parentSeq: Int?
 
     /// Creates a session from its fields.
-    public init(sessionID: String, agentRole: String, startupContext: String? = nil, turnCount: Int, totalTokens: Int64, metadata: JSONValue = [:], createdAt: Date, lastQueryAt: Date, conversationHistory: [Turn] = []) {
+    public init(sessionID: String, agentRole: String, startupContext: String? = nil, turnCount: Int, totalTokens: Int64, metadata: JSONValue = [:], createdAt: Date, lastQueryAt: Date, conversationHistory: [Turn] = [], pinned: Bool = false, parentSessionID: String? = nil, parentSeq: Int? = nil) {
         self.sessionID = sessionID
         self.agentRole = agentRole
         self.startupContext = startupContext
@@ -32,6 +38,9 @@ public struct Session: Sendable, Codable, Hashable {
         self.createdAt = createdAt
         self.lastQueryAt = lastQueryAt
         self.conversationHistory = conversationHistory
+        self.pinned = pinned
+        self.parentSessionID = parentSessionID
+        self.parentSeq = parentSeq
     }
 
     enum CodingKeys: String, CodingKey {
@@ -44,5 +53,8 @@ public struct Session: Sendable, Codable, Hashable {
         case createdAt = "created_at"
         case lastQueryAt = "last_query_at"
         case conversationHistory = "conversation_history"
+        case pinned
+        case parentSessionID = "parent_session_id"
+        case parentSeq = "parent_seq"
     }
 }

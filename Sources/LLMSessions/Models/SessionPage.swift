@@ -16,9 +16,15 @@ public struct SessionSummary: Sendable, Codable, Hashable {
     public var createdAt: Date
     /// When the session was last created, appended to or read.
     public var lastQueryAt: Date
+    /// Whether the session is pinned: no cleanup archives or deletes it (see `pinSession`).
+    public var pinned: Bool
+    /// The session this one was forked from, if it is a fork (see `forkSession`).
+    public var parentSessionID: String?
+    /// How many of the parent's turns the fork copied; set exactly when `parentSessionID` is.
+    public var parentSeq: Int?
 
     /// Creates a summary from its fields.
-    public init(sessionID: String, agentRole: String, turnCount: Int, totalTokens: Int64, metadata: JSONValue = [:], createdAt: Date, lastQueryAt: Date) {
+    public init(sessionID: String, agentRole: String, turnCount: Int, totalTokens: Int64, metadata: JSONValue = [:], createdAt: Date, lastQueryAt: Date, pinned: Bool = false, parentSessionID: String? = nil, parentSeq: Int? = nil) {
         self.sessionID = sessionID
         self.agentRole = agentRole
         self.turnCount = turnCount
@@ -26,6 +32,9 @@ public struct SessionSummary: Sendable, Codable, Hashable {
         self.metadata = metadata
         self.createdAt = createdAt
         self.lastQueryAt = lastQueryAt
+        self.pinned = pinned
+        self.parentSessionID = parentSessionID
+        self.parentSeq = parentSeq
     }
 
     enum CodingKeys: String, CodingKey {
@@ -36,6 +45,9 @@ public struct SessionSummary: Sendable, Codable, Hashable {
         case metadata
         case createdAt = "created_at"
         case lastQueryAt = "last_query_at"
+        case pinned
+        case parentSessionID = "parent_session_id"
+        case parentSeq = "parent_seq"
     }
 }
 
