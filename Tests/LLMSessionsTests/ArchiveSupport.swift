@@ -42,6 +42,17 @@ extension TestDatabase {
         try await superuser("DELETE FROM llm.sessions WHERE session_id = ANY ($1::text[])", [postgresArray(sessionIDs)])
     }
 
+    /// Runs `body`, then removes these sessions from the archive and the live tables, whether or not it threw.
+    static func removingEverywhere(_ sessionIDs: [String], _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            try? await removeEverywhere(sessionIDs)
+            throw error
+        }
+        try await removeEverywhere(sessionIDs)
+    }
+
     /// A text array literal, `{"a","b"}`, for a `$n::text[]` parameter.
     static func postgresArray(_ values: [String]) -> String {
         let quoted = values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
