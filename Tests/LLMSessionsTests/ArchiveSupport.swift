@@ -19,6 +19,19 @@ extension TestDatabase {
         return try await store.cleanupStale(maxIdle: ancientLimit, policy: .archive)
     }
 
+    /// Runs `attempt` until it returns true, at most `times` times; returns whether it did.
+    ///
+    /// Other suites clean up by age at the same time (e.g. the CLI tests' `cleanup`), and any of
+    /// them may delete or archive a session this test has just backdated, before this test's own
+    /// cleanup reaches it. Backdating and cleaning up cannot be one transaction through the API,
+    /// so the test sets its sessions up again and retries; `attempt` starts by removing leftovers.
+    static func retryingAgeRaces(times: Int = 5, _ attempt: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<times {
+            if try await attempt() { return true }
+        }
+        return false
+    }
+
     /// Moves the archiving time of these archived sessions about 110 years into the past, so that
     /// `purgeArchive(olderThan: purgeLimit)` removes them and nothing another test archived.
     static func backdateArchiving(_ sessionIDs: [String]) async throws {
