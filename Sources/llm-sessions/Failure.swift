@@ -10,6 +10,7 @@ enum Failure {
     static let noInput: Int32 = 66           // EX_NOINPUT
     static let unavailable: Int32 = 69       // EX_UNAVAILABLE
     static let software: Int32 = 70          // EX_SOFTWARE
+    static let cannotCreate: Int32 = 73      // EX_CANTCREAT
 
     /// Prints `error` to stderr and returns the exit code to throw.
     /// Errors ArgumentParser already understands (ExitCode, CleanExit, ValidationError) pass through.

@@ -17,6 +17,11 @@ enum Output {
         print(try json(value))
     }
 
+    /// A value as JSON on one line, keys sorted (JSON Lines: `watch --json`, summaries on stderr).
+    static func jsonLine<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try SessionJSON.makeEncoder().encode(value), as: UTF8.self)
+    }
+
     /// A JSON value on one line, keys sorted (metadata in tables).
     static func compact(_ value: JSONValue) -> String {
         guard let data = try? SessionJSON.makeEncoder().encode(value) else { return "\(value)" }
@@ -84,4 +89,45 @@ func keyValueLines(_ pairs: [(String, String)], indent: String = "") -> String {
 /// "1 turn", "2 turns".
 func plural(_ count: Int, _ noun: String) -> String {
     "\(count) \(noun)\(count == 1 ? "" : "s")"
+}
+
+/// Writes text to stderr as it is, without the error prefix (progress and summaries).
+func writeToStandardError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `12.0 MiB`.
+func humanBytes(_ bytes: Int64) -> String {
+    guard bytes >= 1024 else { return "\(bytes) B" }
+    var value = Double(bytes) / 1024
+    for unit in ["KiB", "MiB", "GiB"] {
+        if value < 1024 { return String(format: "%.1f", value) + " " + unit }
+        value /= 1024
+    }
+    return String(format: "%.1f", value) + " TiB"
+}
+
+/// One progress line on stderr, redrawn in place at most ten times a second, and only when
+/// stderr is a terminal: piped or redirected, stderr keeps just the errors and the summary.
+struct ProgressLine {
+    let enabled = isatty(STDERR_FILENO) == 1
+    private var lastDrawn: ContinuousClock.Instant?
+    private var drawn = false
+
+    /// Redraws the line unless it was drawn less than 100 ms ago (or `force`).
+    mutating func update(force: Bool = false, _ text: @autoclosure () -> String) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        if !force, let lastDrawn, now - lastDrawn < .milliseconds(100) { return }
+        lastDrawn = now
+        drawn = true
+        writeToStandardError("\r\u{1B}[K" + text())
+    }
+
+    /// Erases the line, so that what follows starts on a clean line.
+    mutating func clear() {
+        guard enabled, drawn else { return }
+        drawn = false
+        writeToStandardError("\r\u{1B}[K")
+    }
 }

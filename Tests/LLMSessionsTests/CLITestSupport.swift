@@ -46,15 +46,70 @@ enum CLI {
     /// started and migrated once per test process), or the reason there is none.
     static func conninfo() throws -> String { try TestDatabase.setup.get() }
 
-    /// Runs `llm-sessions ARGS --database-url <local server>`.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        try runWithoutDatabase(arguments + ["--database-url", conninfo()], environment: environment)
+    /// Runs `llm-sessions ARGS --database-url <local server>`, with `input` on stdin when given.
+    static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> Result {
+        try runWithoutDatabase(arguments + ["--database-url", conninfo()], environment: environment, input: input)
     }
 
     /// Runs `llm-sessions ARGS` with no DATABASE_URL or PG* variables unless `environment` sets them.
-    static func runWithoutDatabase(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    static func runWithoutDatabase(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> Result {
         let executable = try #require(executable, "the llm-sessions executable is not built (swift build --product llm-sessions)")
-        return launch(executable, arguments, environment: environment)
+        return launch(executable, arguments, environment: environment, input: input)
+    }
+
+    /// Starts `llm-sessions ARGS --database-url <local server>` without waiting for it (`watch`).
+    static func start(_ arguments: [String]) throws -> Running {
+        let executable = try #require(executable, "the llm-sessions executable is not built (swift build --product llm-sessions)")
+        return try Running(executable, arguments + ["--database-url", conninfo()])
+    }
+
+    /// A process that runs on while the test reads what it has printed so far.
+    final class Running: @unchecked Sendable {
+        let process = Process()
+        private let lock = NSLock()
+        private var out = Data()
+        private var err = Data()
+
+        init(_ program: URL, _ arguments: [String]) throws {
+            process.executableURL = program
+            process.arguments = arguments
+            process.currentDirectoryURL = CLI.repoRoot
+            process.environment = ProcessInfo.processInfo.environment.filter {
+                $0.key != "DATABASE_URL" && !($0.key.hasPrefix("PG") && $0.key != "PGPASSFILE")
+            }
+            let outPipe = Pipe()
+            let errPipe = Pipe()
+            process.standardOutput = outPipe
+            process.standardError = errPipe
+            process.standardInput = FileHandle.nullDevice
+            outPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                let data = handle.availableData
+                self?.lock.withLock { self?.out.append(data) }
+            }
+            errPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                let data = handle.availableData
+                self?.lock.withLock { self?.err.append(data) }
+            }
+            try process.run()
+        }
+
+        /// What the process has written to stdout so far.
+        var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
+        /// What the process has written to stderr so far.
+        var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+
+        /// Sends `signal` and waits at most `seconds` for the exit; nil if it did not exit.
+        func stop(with signal: Int32 = SIGTERM, within seconds: Double = 10) -> (reason: Process.TerminationReason, status: Int32)? {
+            kill(process.processIdentifier, signal)
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            guard !process.isRunning else {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                return nil
+            }
+            return (process.terminationReason, process.terminationStatus)
+        }
     }
 
     /// A session id no other test uses.
@@ -63,7 +118,7 @@ enum CLI {
     }
 
     /// Runs a program, waits, and returns its status and output (through files, so no pipe can fill up).
-    static func launch(_ program: URL, _ arguments: [String], environment: [String: String] = [:]) -> Result {
+    static func launch(_ program: URL, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) -> Result {
         let process = Process()
         process.executableURL = program
         process.arguments = arguments
@@ -80,13 +135,16 @@ enum CLI {
         let errURL = folder.appendingPathComponent("stderr")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let inURL = folder.appendingPathComponent("stdin")
+        _ = FileManager.default.createFile(atPath: inURL.path, contents: input.map { Data($0.utf8) })
         do {
             let out = try FileHandle(forWritingTo: outURL)
             let err = try FileHandle(forWritingTo: errURL)
-            defer { try? out.close(); try? err.close() }
+            let inputHandle = try FileHandle(forReadingFrom: inURL)
+            defer { try? out.close(); try? err.close(); try? inputHandle.close() }
             process.standardOutput = out
             process.standardError = err
-            process.standardInput = FileHandle.nullDevice
+            process.standardInput = input == nil ? FileHandle.nullDevice : inputHandle
             try process.run()
             process.waitUntilExit()
         } catch {
