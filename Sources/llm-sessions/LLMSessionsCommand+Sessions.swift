@@ -206,6 +206,10 @@ func sessionHeader(_ session: Session) -> String {
         ("created", Output.human(session.createdAt)),
         ("last query", Output.human(session.lastQueryAt)),
     ]
+    if session.pinned { pairs.append(("pinned", "yes: cleanup keeps it")) }
+    if let parent = session.parentSessionID {
+        pairs.append(("forked from", parent + (session.parentSeq.map { " at seq \($0)" } ?? "")))
+    }
     return keyValueLines(pairs)
 }
 
