@@ -3,10 +3,15 @@ import Foundation
 import LLMSessions
 
 extension LLMSessionsCommand {
-    /// `llm-sessions cleanup`: deletes sessions idle for longer than a duration.
+    /// `llm-sessions cleanup`: deletes or archives sessions idle for longer than a duration.
     struct Cleanup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete sessions idle for longer than --max-idle (needs llm_admin).")
+            abstract: "Delete (or archive) sessions idle for longer than --max-idle (needs llm_admin).",
+            discussion: """
+                Pinned sessions are kept. --policy delete (the default, as llm.cleanup_stale's) \
+                deletes them with their turns; --policy archive moves them into the archive, \
+                whence `restore` brings one back and `purge` deletes them for good.
+                """)
 
         @OptionGroup var connection: ConnectionOptions
 
@@ -15,23 +20,29 @@ extension LLMSessionsCommand {
         var maxIdle = IdleDuration(seconds: 3600)
 
         @Option(name: .customLong("batch-size"), help: ArgumentHelp(
-            "Sessions deleted per statement, 1...100000.", valueName: "n"))
+            "Sessions removed per statement, 1...100000.", valueName: "n"))
         var batchSize = 1000
+
+        @Option(help: ArgumentHelp("What to do with a stale session: delete or archive.", valueName: "delete|archive"))
+        var policy = CleanupPolicy.delete.rawValue
 
         func validate() throws {
             guard (1...100_000).contains(batchSize) else {
                 throw ValidationError("--batch-size must be between 1 and 100000, got \(batchSize)")
             }
+            _ = try parsePolicy(policy)
         }
 
         func run() async throws {
+            let policy = try parsePolicy(policy)
             let result = try await connection.withStore {
-                try await $0.cleanupStale(maxIdle: maxIdle.duration, batchSize: batchSize)
+                try await $0.cleanupStale(maxIdle: maxIdle.duration, batchSize: batchSize, policy: policy)
             }
             if connection.json {
-                try Output.printJSON(CleanupReport(removed: result.removed, maxIdleSeconds: maxIdle.seconds))
+                try Output.printJSON(CleanupReport(removed: result.removed, maxIdleSeconds: maxIdle.seconds, policy: policy.rawValue))
             } else {
-                print("removed \(plural(result.removed, "stale session")) idle longer than \(maxIdle)")
+                let verb = policy == .archive ? "archived" : "removed"
+                print("\(verb) \(plural(result.removed, "stale session")) idle longer than \(maxIdle)")
             }
         }
     }
@@ -50,11 +61,20 @@ extension LLMSessionsCommand {
             "Idle time after which a session is stale: 90s, 15m, 1h, 7d.", valueName: "duration"))
         var maxIdle = IdleDuration(seconds: 3600)
 
-        func validate() throws { try requireText(cron, "--cron") }
+        @Option(help: ArgumentHelp(
+            "What the job does with a stale session: archive (the default: kept until purge) or delete.",
+            valueName: "archive|delete"))
+        var policy = CleanupPolicy.archive.rawValue
+
+        func validate() throws {
+            try requireText(cron, "--cron")
+            _ = try parsePolicy(policy)
+        }
 
         func run() async throws {
+            let policy = try parsePolicy(policy)
             let schedule = try await connection.withStore {
-                try await $0.scheduleCleanup(schedule: cron, maxIdle: maxIdle.duration)
+                try await $0.scheduleCleanup(schedule: cron, maxIdle: maxIdle.duration, policy: policy)
             }
             if connection.json {
                 try Output.printJSON(schedule)
@@ -87,13 +107,22 @@ extension LLMSessionsCommand {
     }
 }
 
+/// The `--policy` of `cleanup` and `schedule`, or a usage error.
+func parsePolicy(_ text: String) throws -> CleanupPolicy {
+    guard let policy = CleanupPolicy(rawValue: text) else {
+        throw ValidationError("--policy must be delete or archive, got \(text)")
+    }
+    return policy
+}
+
 /// What `cleanup --json` prints.
 struct CleanupReport: Encodable {
     var removed: Int
     var maxIdleSeconds: Int64
+    var policy: String
 
     enum CodingKeys: String, CodingKey {
-        case removed
+        case removed, policy
         case maxIdleSeconds = "max_idle_seconds"
     }
 }

@@ -20,19 +20,27 @@ struct LLMSessionsCommand: AsyncParsableCommand {
               Errors go to stderr.
 
             EXIT STATUS
-               0  success
-               3  no such session (show, append, end)
+               0  success (also pop of a session without turns, and an
+                  interrupted watch)
+               3  no such session (show, append, end, context, pop, fork,
+                  pin, unpin; restore: not in the archive)
                4  conflict: stale --expect-turn-count, or the session id exists
+                  (create, fork --id, restore of a live session)
               64  usage error: unknown flag, missing or bad argument value
-              65  the server rejected an argument as invalid (SQLSTATE 22xxx)
-              66  migrate: no Migrations/ and sql/ found (pass --sql-root)
+              65  the server rejected an argument as invalid (SQLSTATE 22xxx);
+                  import: at least one line was rejected
+              66  migrate: no Migrations/ and sql/ found (pass --sql-root);
+                  import: FILE cannot be opened
               69  the database server is unreachable or the connection was lost
               70  any other server error (permission denied, pg_cron missing, ...)
+              73  export: --output FILE cannot be created
             """,
         subcommands: [
             Migrate.self,
             Create.self, Append.self, Show.self, List.self, End.self,
-            Cleanup.self, Schedule.self, Unschedule.self, Stats.self,
+            Context.self, Pop.self, Fork.self, Search.self, Pin.self, Unpin.self,
+            Export.self, Import.self, Watch.self,
+            Cleanup.self, Schedule.self, Unschedule.self, Restore.self, Purge.self, Stats.self,
             Demo.self,
         ]
     )

@@ -197,6 +197,25 @@ struct CLITests {
         ["schedule", "--cron", " "],
         ["schedule", "--max-idle", "-1h"],
         ["show", "x", "--last", "-2"],
+        ["cleanup", "--policy", "foo"],
+        ["schedule", "--policy", "foo"],
+        ["import", "sessions.jsonl", "--on-conflict", "foo"],
+        ["import"],
+        ["export", "--since", "yesterday"],
+        ["export", "--role", " "],
+        ["context", "x", "--max-tokens", "-1"],
+        ["context", "x"],
+        ["fork", "x", "--at", "-1"],
+        ["search", " "],
+        ["search", "q", "--limit", "0"],
+        ["search", "q", "--limit", "101"],
+        ["purge"],
+        ["purge", "--older-than", "0s"],
+        ["purge", "--older-than", "30d", "--batch-size", "0"],
+        ["stats", "--days", "3"],
+        ["stats", "--daily", "--days", "0"],
+        ["pop", " "],
+        ["watch", "--role", ""],
         ["no-such-command"],
     ])
     func usageErrorsExit64(arguments: [String]) throws {
@@ -252,9 +271,10 @@ struct CLITests {
         #expect(row["turns"] as? Int == 2)
         #expect(row["tokens"] as? Int == 42)
 
+        // ROLE SESSIONS TURNS TOKENS AVG-TURNS IDLE ACTIVE PINNED ARCHIVED
         let table = try CLI.run(["stats"])
         let line = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix(role) }, "\(table)")
-        #expect(line.split(separator: " ").map(String.init) == [role, "1", "2", "42"])
+        #expect(line.split(separator: " ").map(String.init) == [role, "1", "2", "42", "2.00", "0", "1", "0", "0"])
     }
 
     @Test("cleanup keeps a session used just now")
@@ -321,10 +341,13 @@ struct CLITests {
     func helpDocumentsExitCodes() throws {
         let help = try CLI.runWithoutDatabase(["--help"])
         #expect(help.status == 0)
-        for command in ["migrate", "create", "append", "show", "list", "end", "cleanup", "schedule", "unschedule", "stats", "demo"] {
+        for command in ["migrate", "create", "append", "show", "list", "end", "context", "pop", "fork", "search",
+                        "pin", "unpin", "export", "import", "watch", "cleanup", "schedule", "unschedule",
+                        "restore", "purge", "stats", "demo"] {
             #expect(help.stdout.contains("  \(command)"), "\(command) missing from help")
         }
-        for code in [" 3  no such session", " 4  conflict", "64  usage error", "69  the database server is unreachable"] {
+        for code in [" 3  no such session", " 4  conflict", "64  usage error", "65  the server rejected",
+                     "import: at least one line was rejected", "69  the database server is unreachable"] {
             #expect(help.stdout.contains(code), "\(code) missing from help")
         }
     }
