@@ -1,4 +1,3 @@
-import CLibPQ
 import Foundation
 import Testing
 @testable import LLMSessions
@@ -328,11 +327,13 @@ struct HostileInputTests {
     }
 
     /// Every live and archived row of the sessions whose id or role starts with `prefix`, with their turns, as text.
+    /// A turn's search_vector is left out: other suites run the indexer, which fills it in at any time.
     static func rows(like prefix: String) async throws -> [String] {
         let rows = try await TestDatabase.superuser("""
             SELECT x FROM (
               SELECT s::text AS x FROM llm.sessions s WHERE s.session_id LIKE $1 || '%' OR s.agent_role LIKE $1 || '%'
-              UNION ALL SELECT t::text FROM llm.turns t JOIN llm.sessions s USING (session_id)
+              UNION ALL SELECT (t.session_id, t.seq, t.question, t.response, t.tokens, t.metadata, t.request_id, t.created_at)::text
+                FROM llm.turns t JOIN llm.sessions s USING (session_id)
                 WHERE s.session_id LIKE $1 || '%' OR s.agent_role LIKE $1 || '%'
               UNION ALL SELECT a::text FROM llm.archived_sessions a WHERE a.session_id LIKE $1 || '%' OR a.agent_role LIKE $1 || '%'
               UNION ALL SELECT s.session_id FROM llm.sessions s WHERE s.parent_session_id LIKE $1 || '%'
@@ -351,8 +352,37 @@ struct HostileInputTests {
 }
 
 /// A bare libpq connection for sending bytes no Swift `String` can hold. Test use only.
+///
+/// libpq is reached through `dlsym` rather than `import CLibPQ`: an import of the C module in
+/// one test file makes its C declarations (e.g. a second `strdup`) visible to overload
+/// resolution in every file of the target.
 final class RawConnection {
+    private typealias ConnectDB = @convention(c) (UnsafePointer<CChar>) -> OpaquePointer?
+    private typealias Status = @convention(c) (OpaquePointer?) -> Int32
+    private typealias Finish = @convention(c) (OpaquePointer?) -> Void
+    private typealias ErrorMessage = @convention(c) (OpaquePointer?) -> UnsafePointer<CChar>?
+    private typealias ExecParams = @convention(c) (
+        OpaquePointer?, UnsafePointer<CChar>, Int32, UnsafePointer<UInt32>?, UnsafePointer<UnsafePointer<CChar>?>?,
+        UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32) -> OpaquePointer?
+    private typealias ErrorField = @convention(c) (OpaquePointer?, Int32) -> UnsafePointer<CChar>?
+
+    /// libpq's own values: CONNECTION_OK and PGRES_FATAL_ERROR.
+    private static let connectionOK: Int32 = 0
+    private static let fatalError: Int32 = 7
+
+    private static func symbol<T>(_ name: String, as type: T.Type) throws -> T {
+        guard let handle = dlopen(nil, RTLD_NOW), let pointer = dlsym(handle, name) else {
+            throw SessionStoreError.connectionLost("libpq's \(name) is not linked into the tests")
+        }
+        return unsafeBitCast(pointer, to: type)
+    }
+
     private let handle: OpaquePointer
+    private let finish: Finish
+    private let execParams: ExecParams
+    private let resultStatus: Status
+    private let errorField: ErrorField
+    private let clear: Finish
 
     struct Outcome {
         var sqlState: String?
@@ -360,16 +390,24 @@ final class RawConnection {
     }
 
     init(_ conninfo: String) throws {
-        guard let handle = PQconnectdb(conninfo) else { throw SessionStoreError.connectionLost("out of memory") }
-        guard PQstatus(handle) == CONNECTION_OK else {
-            let message = String(cString: PQerrorMessage(handle))
-            PQfinish(handle)
+        finish = try Self.symbol("PQfinish", as: Finish.self)
+        execParams = try Self.symbol("PQexecParams", as: ExecParams.self)
+        resultStatus = try Self.symbol("PQresultStatus", as: Status.self)
+        errorField = try Self.symbol("PQresultErrorField", as: ErrorField.self)
+        clear = try Self.symbol("PQclear", as: Finish.self)
+        let connect = try Self.symbol("PQconnectdb", as: ConnectDB.self)
+        let status = try Self.symbol("PQstatus", as: Status.self)
+        let errorMessage = try Self.symbol("PQerrorMessage", as: ErrorMessage.self)
+        guard let handle = conninfo.withCString({ connect($0) }) else { throw SessionStoreError.connectionLost("out of memory") }
+        guard status(handle) == Self.connectionOK else {
+            let message = errorMessage(handle).map { String(cString: $0) } ?? ""
+            finish(handle)
             throw SessionStoreError.connectionLost(message)
         }
         self.handle = handle
     }
 
-    deinit { PQfinish(handle) }
+    deinit { finish(handle) }
 
     /// Runs `sql` with each parameter's bytes sent as they are: in text format (a C string, so no
     /// NUL), or in binary format as type text (with a length, so a NUL can be among them).
@@ -384,12 +422,12 @@ final class RawConnection {
         let values: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
         let lengths = parameters.map { Int32($0.count) }
         let formats = parameters.map { _ in Int32(binary ? 1 : 0) }
-        let types = parameters.map { _ in Oid(25) }  // text
-        let result = PQexecParams(handle, sql, Int32(parameters.count), types, values, lengths, formats, 0)
-        defer { PQclear(result) }
-        guard PQresultStatus(result) == PGRES_FATAL_ERROR else { return Outcome() }
+        let types = parameters.map { _ in UInt32(25) }  // the oid of text
+        let result = sql.withCString { execParams(handle, $0, Int32(parameters.count), types, values, lengths, formats, 0) }
+        defer { clear(result) }
+        guard resultStatus(result) == Self.fatalError else { return Outcome() }
         func field(_ code: Unicode.Scalar) -> String? {
-            PQresultErrorField(result, Int32(code.value)).map { String(cString: $0) }
+            errorField(result, Int32(code.value)).map { String(cString: $0) }
         }
         return Outcome(sqlState: field("C"), message: field("M"))
     }
