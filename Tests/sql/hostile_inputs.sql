@@ -238,7 +238,7 @@ INSERT INTO bad_input (fn, label, sql, sqlstate, message, as_role, todo, todo_te
 ('import_session', 'parent_seq without parent', $$SELECT llm.import_session(jsonb_set(doc, '{session,parent_seq}', '1')) FROM hx$$, '22023', 'invalid session document: session.parent_session_id and session.parent_seq go together', NULL, NULL, 1),
 ('import_session', 'its own parent', $$SELECT llm.import_session(jsonb_set(jsonb_set(doc, '{session,parent_seq}', '1'), '{session,parent_session_id}', '"tap_hx_doc"')) FROM hx$$, '22023', 'invalid session document: the session is its own parent', NULL, NULL, 1),
 ('import_session', 'NUL in a question: "\u0000"', $$SELECT llm.import_session(jsonb_set(doc, '{turns,0,question}', '"a\u0000b"')) FROM hx$$, '22P05', 'unsupported Unicode escape sequence', NULL, NULL, 1),
-('import_session', 'injection as session_id, over a live session', $$SELECT llm.import_session(jsonb_set(doc, '{session,session_id}', '"tap_hx"')) FROM hx$$, '23505', 'session tap_hx already exists', NULL, NULL, 1),
+('import_session', 'session_id of a live session (on_conflict error)', $$SELECT llm.import_session(jsonb_set(doc, '{session,session_id}', '"tap_hx"')) FROM hx$$, '23505', 'session tap_hx already exists', NULL, NULL, 1),
 ('import_session', 'called by llm_app', $$SELECT llm.import_session(doc) FROM hx$$, '42501', 'permission denied for function import_session', 'llm_app', NULL, 1),
 -- restore_session
 ('restore_session', 'session_id NULL', $$SELECT llm.restore_session(NULL)$$, '22023', 'session_id must not be NULL', NULL, NULL, 1),
