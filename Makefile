@@ -48,7 +48,7 @@ test-swift: migrate
 
 # Load, crash and fault tests: bounded in time, loopback and unix socket only.
 test-reliability: migrate build
-	@scripts/test-reliability.sh
+	@SWIFT_BUILD_FLAGS='$(SWIFT_BUILD_FLAGS)' scripts/test-reliability.sh
 
 bench: migrate
 	@scripts/bench.sh
