@@ -8,6 +8,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib.sh"
 passed=0
 failed=0
 
+# Interrupted (Ctrl-C, a CI timeout): exit, so that the script's EXIT trap cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 check() {   # check DESCRIPTION ACTUAL EXPECTED
   if [ "$2" = "$3" ]; then
     passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"
