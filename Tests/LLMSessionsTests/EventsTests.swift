@@ -45,7 +45,7 @@ struct EventsTests {
     /// The pids of the LISTEN connections of the store whose application_name is `name`, once idle (listening).
     static func listeners(named name: String) async throws -> [String] {
         try await TestDatabase.superuser(
-            "SELECT pid::text FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%' AND state = 'idle' ORDER BY pid",
+            "SELECT pid::text FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%listen_events%' AND state = 'idle' ORDER BY pid",
             [name]
         ).compactMap { $0.first ?? nil }
     }

@@ -34,7 +34,7 @@ check() {   # check DESCRIPTION ACTUAL EXPECTED
 # One session both listens and writes: psql prints the notifications it received
 # after each command, so what it prints after a COMMIT is what listeners get.
 llm_psql -qAt -v s="$s" -v f="$f" > "$work/out" 2>&1 <<'SQL'
-LISTEN llm_sessions;
+SELECT llm.listen_events() IS NOT NULL;
 SELECT llm.create_session('tap events', NULL, :'s') IS NOT NULL;
 SELECT llm.append_turn(:'s', 'q1', 'r1', 1) IS NOT NULL;
 SELECT llm.append_turn(:'s', 'q2', 'r2', 2, '{}', NULL, 'rid') IS NOT NULL;
@@ -88,6 +88,31 @@ check "the first event names the session" \
   "$(head -1 "$work/payloads" | python3 -c 'import json,sys; print(json.load(sys.stdin)["session_id"])')" "$s"
 check "the fork and import events name the fork" \
   "$(sed -n '6p;8p' "$work/payloads" | python3 -c 'import json,sys; print(" ".join(json.loads(l)["session_id"] for l in sys.stdin))')" "$f $f"
+
+# Events cost every notifying commit a database-wide lock, so writes notify only
+# while a connection is registered through listen_events(). With none registered
+# (checked first: another client of the database might be), a plain LISTEN hears nothing.
+if [ "$(llm_psql -qAt -c "SELECT llm._prune_event_listeners(); SELECT count(*) FROM llm.event_listeners" | tail -1)" = 0 ]; then
+  llm_psql -qAt -v s="${s}_quiet" > "$work/quiet" 2>&1 <<'SQL'
+LISTEN llm_sessions;
+SELECT llm.create_session('tap events', NULL, :'s') IS NOT NULL;
+SELECT llm.append_turn(:'s', 'q1', 'r1', 1) IS NOT NULL;
+SELECT llm.end_session(:'s');
+SQL
+  check "without a registered listener, writes send no event" \
+    "$(grep -c 'Asynchronous notification' "$work/quiet" || true)" "0"
+else
+  echo "# skipped the quiet check: another connection is registered as a listener"
+fi
+llm_psql -qAt > "$work/unlisten" <<'SQL'
+SELECT (llm.listen_events()->>'listeners')::int >= 1;
+SELECT count(*) FROM llm.event_listeners WHERE pid = pg_backend_pid();
+SELECT llm.unlisten_events();
+SELECT count(*) FROM llm.event_listeners WHERE pid = pg_backend_pid();
+SELECT llm.unlisten_events();
+SQL
+check "listen_events registers the connection, unlisten_events removes it (true, then false)" \
+  "$(tr '\n' ' ' < "$work/unlisten")" "t 1 t 0 f "
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -2,6 +2,35 @@
 -- Names start with an underscore; none is granted to any role. The JSON shapes
 -- live here and only here, so every function returns the same session and turn.
 
+-- Whether a text is empty or only white space, Unicode's included: [[:space:]]
+-- alone misses the no-break and other wide spaces in the C.UTF-8 locale.
+CREATE OR REPLACE FUNCTION llm._is_blank(value text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT value OPERATOR(pg_catalog.~) '^[[:space:]\u00a0\u1680\u180e\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]*$'
+$$;
+
+-- The moment an age reaches back to (now() - age), for cleanup and purge; raises
+-- 22023 for NULL, a negative age (or zero unless allowed) and an age so long that
+-- the subtraction leaves the range of timestamps.
+CREATE OR REPLACE FUNCTION llm._cutoff(arg_name text, age interval, allow_zero boolean DEFAULT false)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF age IS NULL OR age < interval '0' OR (age = interval '0' AND NOT allow_zero) THEN
+    RAISE EXCEPTION '% must be %, not %', arg_name,
+        CASE WHEN allow_zero THEN 'an interval of zero or more' ELSE 'a positive interval' END, COALESCE(age::text, 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  RETURN now() - age;
+EXCEPTION WHEN datetime_field_overflow THEN
+  RAISE EXCEPTION '% is too long: %', arg_name, age USING ERRCODE = '22023';
+END;
+$$;
+
 -- Raises invalid_parameter_value (22023) unless the id is a non-blank string of at most max_chars.
 CREATE OR REPLACE FUNCTION llm._require_id(arg_name text, value text, max_chars integer DEFAULT 200)
 RETURNS void
@@ -11,7 +40,7 @@ AS $$
 BEGIN
   IF value IS NULL THEN
     RAISE EXCEPTION '% must not be NULL', arg_name USING ERRCODE = '22023';
-  ELSIF value ~ '^[[:space:]]*$' THEN
+  ELSIF llm._is_blank(value) THEN
     RAISE EXCEPTION '% must not be blank', arg_name USING ERRCODE = '22023';
   ELSIF length(value) > max_chars THEN
     RAISE EXCEPTION '% is % characters long; the limit is %', arg_name, length(value), max_chars
@@ -132,6 +161,8 @@ $$;
 -- "seq"}, plus "count" for the one event per cleanup batch. NOTIFY is transactional:
 -- listeners get it at commit, never for a rolled-back change. PostgreSQL drops an
 -- event identical to one already sent by the same transaction.
+-- Only while someone listens through llm.listen_events(): a NOTIFY serialises the
+-- commits of every notifying transaction of the database (see Migrations/0003).
 CREATE OR REPLACE FUNCTION llm._notify(
   event text, session_id text, agent_role text, seq integer DEFAULT NULL, count bigint DEFAULT NULL)
 RETURNS void
@@ -142,6 +173,7 @@ AS $$
     pg_catalog.jsonb_build_object('event', event, 'session_id', session_id, 'agent_role', agent_role, 'seq', seq)
     OPERATOR(pg_catalog.||)
     CASE WHEN count IS NULL THEN '{}'::jsonb ELSE pg_catalog.jsonb_build_object('count', count) END)::text)
+  WHERE EXISTS (SELECT FROM llm.event_listeners)
 $$;
 
 -- Raises unique_violation (23505) when the id belongs to an archived session: an id
@@ -163,6 +195,7 @@ $$;
 
 REVOKE ALL ON FUNCTION
   llm._notify(text, text, text, integer, bigint), llm._refuse_archived_id(text),
+  llm._is_blank(text), llm._cutoff(text, interval, boolean),
   llm._require_id(text, text, integer), llm._require_text(text, text, boolean),
   llm._require_metadata(jsonb), llm._require_range(text, bigint, bigint, bigint),
   llm._turn_vector(text, text), llm._turn_json(llm.turns), llm._summary_json(llm.sessions), llm._session_json(llm.sessions, jsonb)

@@ -41,16 +41,14 @@ DECLARE
   v_moved_turns     bigint;
   v_candidates      text[];
 BEGIN
-  IF cleanup_stale.max_idle IS NULL OR cleanup_stale.max_idle <= interval '0' THEN
-    RAISE EXCEPTION 'max_idle must be a positive interval, not %', COALESCE(cleanup_stale.max_idle::text, 'NULL')
-      USING ERRCODE = '22023';
-  END IF;
+  v_cutoff := llm._cutoff('max_idle', cleanup_stale.max_idle);
   PERFORM llm._require_range('batch_size', cleanup_stale.batch_size, 1, 100000);
   IF cleanup_stale.policy IS NULL OR cleanup_stale.policy NOT IN ('archive', 'delete') THEN
     RAISE EXCEPTION 'policy must be ''archive'' or ''delete'', not %', COALESCE(quote_literal(cleanup_stale.policy), 'NULL')
       USING ERRCODE = '22023';
   END IF;
-  v_cutoff := now() - cleanup_stale.max_idle;
+  -- Periodic housekeeping of the event listeners too: a dead one costs every write a NOTIFY.
+  PERFORM llm._prune_event_listeners();
 
   -- No FOR UPDATE / SKIP LOCKED over many sessions (it does not distribute, see
   -- SCALE.md): pick a bounded batch of candidates, then delete them with the
@@ -181,10 +179,8 @@ DECLARE
 BEGIN
   PERFORM llm._require_pg_cron();
   PERFORM llm._require_id('schedule', schedule_cleanup.schedule, 100);
-  IF schedule_cleanup.max_idle IS NULL OR schedule_cleanup.max_idle <= interval '0' THEN
-    RAISE EXCEPTION 'max_idle must be a positive interval, not %', COALESCE(schedule_cleanup.max_idle::text, 'NULL')
-      USING ERRCODE = '22023';
-  END IF;
+  -- The same check as the job's cleanup_stale will make, so that no job is scheduled to fail every run.
+  PERFORM llm._cutoff('max_idle', schedule_cleanup.max_idle);
   IF schedule_cleanup.policy IS NULL OR schedule_cleanup.policy NOT IN ('archive', 'delete') THEN
     RAISE EXCEPTION 'policy must be ''archive'' or ''delete'', not %', COALESCE(quote_literal(schedule_cleanup.policy), 'NULL')
       USING ERRCODE = '22023';

@@ -19,6 +19,8 @@ GRANT EXECUTE ON FUNCTION
   llm.get_session(text, integer),
   llm.end_session(text),
   llm.list_sessions(text, integer, timestamptz, text),
+  llm.listen_events(),
+  llm.unlisten_events(),
   llm.pin_session(text, boolean),
   llm.get_context(text, integer, boolean),
   llm.pop_turn(text),

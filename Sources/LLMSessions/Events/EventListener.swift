@@ -89,7 +89,9 @@ final class EventListener: @unchecked Sendable {
             let connection = PGConnection(configuration: configuration, applicationName: "llm-sessions-events")
             do throws(DatabaseFailure) {
                 try connection.ensureConnected()
-                try connection.query("LISTEN \(Self.channel)")
+                // listen_events() LISTENs and registers this connection: the server sends
+                // events only while someone is registered (a NOTIFY serialises commits).
+                try connection.query("SELECT llm.listen_events()")
                 hasListened = true
                 backoff = Self.firstBackoff
                 try listen(on: connection)
