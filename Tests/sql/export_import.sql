@@ -80,7 +80,7 @@ FROM docs x, LATERAL (VALUES
   (jsonb_set(x.doc, '{format}', '"other/thing"'), 'invalid session document: format is "other/thing", not "llm-sessions/session"', 'another format'),
   (jsonb_set(x.doc, '{version}', '2'), 'unsupported session document version 2: this database reads version 1', 'version 2'),
   (x.doc - 'session', 'invalid session document: doc.session is missing', 'no session'),
-  (jsonb_set(x.doc, '{turns}', '{}'), 'invalid session document: doc.turns must be a array, not object', 'turns not an array'),
+  (jsonb_set(x.doc, '{turns}', '{}'), 'invalid session document: doc.turns must be an array, not object', 'turns not an array'),
   (jsonb_set(x.doc, '{session,turn_count}', '4'), 'invalid session document: session.turn_count is 4 but there are 3 turns', 'turn_count disagrees with the turns'),
   (jsonb_set(x.doc, '{session,total_tokens}', '43'), 'invalid session document: session.total_tokens is 43 but the turns add up to 42', 'total_tokens disagrees with the turns'),
   (jsonb_set(x.doc, '{turns,1,seq}', '3'), 'invalid session document: turns[1].seq is 3, expected 2', 'a gap in the seqs'),
@@ -92,7 +92,7 @@ FROM docs x, LATERAL (VALUES
   (jsonb_set(x.doc, '{turns,0,response}', '42'), 'invalid session document: turns[0].response must be a string, not number', 'a response that is a number'),
   (jsonb_set(x.doc, '{turns,0,created_at}', '"yesterday-ish"'), 'invalid session document: turns[0].created_at must be a timestamp, not ''yesterday-ish''', 'a bad timestamp'),
   (jsonb_set(x.doc, '{session,session_id}', '""'), 'session.session_id must not be blank', 'a blank session_id'),
-  (jsonb_set(x.doc, '{session,metadata}', '[]'), 'invalid session document: session.metadata must be a object, not array', 'metadata not an object'),
+  (jsonb_set(x.doc, '{session,metadata}', '[]'), 'invalid session document: session.metadata must be an object, not array', 'metadata not an object'),
   (jsonb_set(x.doc, '{session,parent_seq}', '1'), 'invalid session document: session.parent_session_id and session.parent_seq go together', 'a parent_seq without parent')
 ) AS d(doc, message, description)
 WHERE x.name = 'ex';

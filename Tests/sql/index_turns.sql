@@ -13,7 +13,14 @@ SELECT is((SELECT count(*) FROM llm.turns WHERE session_id = 'tap_idx' AND searc
 CREATE TEMP TABLE before_index AS SELECT llm.search_turns('zqvfrobnicator') AS j;
 SELECT is(jsonb_array_length(j->'hits'), 1, 'a search finds a turn that is not indexed yet') FROM before_index;
 
-SELECT cmp_ok(llm.index_turns(), '>=', 2, 'index_turns reports the turns it indexed');
+-- Other sessions of a shared database may have turns pending too: index until none is.
+CREATE FUNCTION pg_temp.index_all() RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE n integer := 0; b integer;
+BEGIN
+  LOOP b := llm.index_turns(100000); n := n + b; EXIT WHEN b = 0; END LOOP;
+  RETURN n;
+END $$;
+SELECT cmp_ok(pg_temp.index_all(), '>=', 2, 'index_turns reports the turns it indexed');
 SELECT is((SELECT count(*) FROM llm.turns WHERE session_id = 'tap_idx' AND search_vector IS NULL), 0::bigint,
   'after index_turns every turn of the session has its vector');
 SELECT is((SELECT search_vector FROM llm.turns WHERE session_id = 'tap_idx' AND seq = 1),
@@ -21,11 +28,12 @@ SELECT is((SELECT search_vector FROM llm.turns WHERE session_id = 'tap_idx' AND 
   'the stored vector is the English vector of question and response');
 SELECT is(llm.search_turns('zqvfrobnicator'), (SELECT j FROM before_index),
   'the same search gives the same hits, rank and snippet included, once indexed');
-SELECT is(llm.index_turns(), 0, 'with nothing pending, index_turns does nothing');
+SELECT is((SELECT count(*) FROM llm.turns WHERE session_id = 'tap_idx' AND search_vector IS NULL), 0::bigint,
+  'indexed turns stay indexed: nothing of the session is pending again');
 
 SELECT lives_ok($$SELECT llm.append_turn('tap_idx', 'More about the zqvfrobnicator?', 'Ask Ann.', 1)$$, 'a third turn, after indexing');
 SELECT is(jsonb_array_length(llm.search_turns('zqvfrobnicator')->'hits'), 2, 'a search sees indexed and pending turns together');
-SELECT is(llm.index_turns(1), 1, 'batch_size bounds one call');
+SELECT is(llm.index_turns(1), 1, 'batch_size bounds one call (the new turn is pending)');
 
 SELECT throws_ok($$SELECT llm.index_turns(0)$$, '22023', 'batch_size must be between 1 and 100000, not 0', 'batch_size 0');
 

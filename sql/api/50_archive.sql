@@ -80,12 +80,8 @@ DECLARE
   v_batch  integer;
   v_purged integer := 0;
 BEGIN
-  IF purge_archive.older_than IS NULL OR purge_archive.older_than < interval '0' THEN
-    RAISE EXCEPTION 'older_than must be an interval of zero or more, not %', COALESCE(purge_archive.older_than::text, 'NULL')
-      USING ERRCODE = '22023', HINT = 'interval ''0'' purges the whole archive.';
-  END IF;
+  v_cutoff := llm._cutoff('older_than', purge_archive.older_than, allow_zero => true);
   PERFORM llm._require_range('batch_size', purge_archive.batch_size, 1, 100000);
-  v_cutoff := now() - purge_archive.older_than;
 
   -- As in cleanup_stale: a bounded batch of candidates, the condition repeated,
   -- no row locks over many sessions. The turns go by cascade.

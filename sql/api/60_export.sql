@@ -59,7 +59,8 @@ BEGIN
     END IF;
     RETURN NULL;
   ELSIF jsonb_typeof(v_value) <> kind THEN
-    RAISE EXCEPTION 'invalid session document: %.% must be a %, not %', path, key, kind, jsonb_typeof(v_value)
+    RAISE EXCEPTION 'invalid session document: %.% must be %, not %', path, key,
+        CASE WHEN kind ~ '^[aeiou]' THEN 'an ' ELSE 'a ' END || kind, jsonb_typeof(v_value)
       USING ERRCODE = '22023';
   END IF;
   RETURN v_value;
@@ -92,8 +93,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_text text := llm._doc_value(obj, path, key, 'string', true) #>> '{}';
+  v_time timestamptz;
 BEGIN
-  RETURN v_text::timestamptz;
+  v_time := v_text::timestamptz;
+  -- 'infinity' parses, but a session that was never active or is active forever
+  -- would escape list_sessions' keyset and every cleanup.
+  IF NOT isfinite(v_time) THEN
+    RAISE EXCEPTION 'invalid session document: %.% must be a finite timestamp, not %', path, key, quote_literal(v_text)
+      USING ERRCODE = '22023';
+  END IF;
+  RETURN v_time;
 EXCEPTION
   WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_time_zone_displacement_value THEN
     RAISE EXCEPTION 'invalid session document: %.% must be a timestamp, not %', path, key, quote_literal(v_text)

@@ -8,14 +8,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_session  llm.sessions;
-  v_turns    refcursor;
   v_seq      integer;
   v_tokens   integer;
   v_included bigint := 0;
   v_first    integer;
-  v_question text;
-  v_response text;
-  v_pairs    jsonb[] := '{}';
+  v_hi       integer;
   v_messages jsonb;
 BEGIN
   PERFORM llm._require_id('session_id', get_context.session_id);
@@ -33,39 +30,33 @@ BEGIN
   -- which would prefetch rows it may not need), and stop at the first turn that
   -- does not fit: the cost follows what is returned, not the length of the
   -- history. Only seq and tokens are read here; the texts only for what fits.
+  -- Walk back from the newest turn until one does not fit. The walk reads one
+  -- bounded range of seqs at a time (seq is gapless, so a range is exactly that
+  -- many turns): whatever plan the statistics lead to, at most one range more than
+  -- the window is read, never the whole history.
   v_first := v_session.turn_count + 1;
-  OPEN v_turns FOR
-    SELECT t.seq, t.tokens FROM llm.turns t
-    WHERE t.session_id = get_context.session_id
-    ORDER BY t.seq DESC;
-  LOOP
-    FETCH v_turns INTO v_seq, v_tokens;
-    EXIT WHEN NOT FOUND OR v_included + v_tokens > get_context.max_tokens;
-    v_included := v_included + v_tokens;
-    v_first := v_seq;
+  v_hi := v_session.turn_count;
+  <<walk>>
+  WHILE v_hi >= 1 LOOP
+    FOR v_seq, v_tokens IN
+      SELECT t.seq, t.tokens FROM llm.turns t
+      WHERE t.session_id = get_context.session_id
+        AND t.seq BETWEEN greatest(v_hi - 63, 1) AND v_hi
+      ORDER BY t.seq DESC
+    LOOP
+      EXIT walk WHEN v_included + v_tokens > get_context.max_tokens;
+      v_included := v_included + v_tokens;
+      v_first := v_seq;
+    END LOOP;
+    v_hi := v_hi - 64;
   END LOOP;
-  CLOSE v_turns;
 
-  -- Then the texts of the turns that fit, newest first again, through the same
-  -- cursor shape: ORDER BY seq DESC fetched row by row keeps the plan on
-  -- turns_pkey (measured: a plain "seq >= n" statement, on a session the
-  -- statistics believe small, took the (session_id, request_id) index and read
-  -- the whole history to filter it).
-  OPEN v_turns FOR
-    SELECT t.seq, t.question, t.response FROM llm.turns t
-    WHERE t.session_id = get_context.session_id
-    ORDER BY t.seq DESC;
-  FOR i IN 1 .. v_session.turn_count - v_first + 1 LOOP
-    FETCH v_turns INTO v_seq, v_question, v_response;
-    v_pairs := array_append(v_pairs, jsonb_build_array(
-      jsonb_build_object('role', 'user', 'content', v_question),
-      jsonb_build_object('role', 'assistant', 'content', v_response)));
-  END LOOP;
-  CLOSE v_turns;
-  SELECT jsonb_agg(m.message ORDER BY p.n DESC, m.position) INTO v_messages
-  FROM unnest(v_pairs) WITH ORDINALITY AS p(pair, n)
-  CROSS JOIN LATERAL jsonb_array_elements(p.pair) WITH ORDINALITY AS m(message, position);
-  v_messages := COALESCE(v_messages, '[]'::jsonb);
+  -- Then the texts of exactly the turns that fit, oldest first, user before assistant.
+  SELECT COALESCE(jsonb_agg(m.message ORDER BY t.seq, m.k), '[]'::jsonb) INTO v_messages
+  FROM llm.turns t
+  CROSS JOIN LATERAL (VALUES (1, jsonb_build_object('role', 'user', 'content', t.question)),
+                             (2, jsonb_build_object('role', 'assistant', 'content', t.response))) AS m(k, message)
+  WHERE t.session_id = get_context.session_id AND t.seq >= v_first;
   IF get_context.system_prompt AND v_session.startup_context IS NOT NULL THEN
     v_messages := jsonb_build_array(jsonb_build_object('role', 'system', 'content', v_session.startup_context))
                   || v_messages;

@@ -10,7 +10,7 @@ DECLARE
   v_query tsquery;
   v_hits  jsonb;
 BEGIN
-  IF search_turns.query IS NULL OR btrim(search_turns.query) = '' THEN
+  IF search_turns.query IS NULL OR llm._is_blank(search_turns.query) THEN
     RAISE EXCEPTION 'query must not be %', CASE WHEN search_turns.query IS NULL THEN 'NULL' ELSE 'blank' END
       USING ERRCODE = '22023';
   END IF;
