@@ -141,7 +141,8 @@ public final class SessionStore: Sendable {
     enum RetryPolicy {
         /// The call may have had an effect when the connection dropped: report `connectionLost`.
         case never
-        /// The call is a read or idempotent: reconnect and run it once more.
+        /// The call is a read or idempotent: reconnect (waiting up to a few seconds for the
+        /// server to come back) and run it once more.
         case onceAfterReconnect
     }
 
@@ -199,7 +200,8 @@ public final class SessionStore: Sendable {
             do throws(DatabaseFailure) {
                 return try connection.withFirstValue(sql, values, prepared: true, read)
             } catch DatabaseFailure.connection where retry == .onceAfterReconnect {
-                try connection.reconnect()
+                // Only calls that may safely run twice get here; give a restarting server a few seconds.
+                try connection.reconnect(patience: .seconds(5))
                 return try connection.withFirstValue(sql, values, prepared: true, read)
             }
         }

@@ -143,9 +143,7 @@ struct PasswordLeakTests {
         ] {
             let result = try CLI.runWithoutDatabase(["list", "--database-url", target])
             #expect(result.status == 69, "\(label): \(result)")
-            withKnownIssue("libpq's URI parse errors quote the URI; the client passes them on unmasked") {
-                #expect(!result.stderr.contains(password), "\(label): \(result.stderr)")
-            }
+            #expect(!result.stderr.contains(password), "\(label): \(result.stderr)")
         }
     }
 
@@ -221,9 +219,7 @@ struct PasswordLeakTests {
             Issue.record("connected with a malformed URL")
         } catch let error as SessionStoreError {
             guard case .connectionLost = error else { Issue.record("\(error)"); return }
-            withKnownIssue("libpq's URI parse errors quote the URI; connectionLost carries them unmasked") {
-                #expect(!String(describing: error).contains(password), "\(error)")
-            }
+            #expect(!String(describing: error).contains(password), "\(error)")
         }
         #expect(!store.configuration.description.contains(password), "the configuration itself masks it")
     }

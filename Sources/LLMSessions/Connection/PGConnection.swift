@@ -70,6 +70,25 @@ final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Reconnects, trying again with growing pauses (0.1 s doubling to 1 s) until `patience`
+    /// has passed: a server that is restarting refuses connections for a moment. Blocks the
+    /// calling thread, which is always the connection's own worker thread.
+    func reconnect(patience: Duration) throws(DatabaseFailure) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + patience
+        var pause = Duration.milliseconds(100)
+        while true {
+            do throws(DatabaseFailure) {
+                try reconnect()
+                return
+            } catch {
+                guard case .connection = error, clock.now + pause < deadline else { throw error }
+                Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
+                pause = min(pause * 2, .seconds(1))
+            }
+        }
+    }
+
     /// Closes the connection; safe to call more than once.
     func close() {
         lock.withLock { replaceHandle(with: nil) }
@@ -233,6 +252,7 @@ final class PGConnection: @unchecked Sendable {
     ) throws(DatabaseFailure) -> OpaquePointer {
         // dbname with expand_dbname=1 takes the whole URL or keyword string. client_encoding comes
         // after it so it wins: every text we send and receive is UTF-8.
+        try checkParses(configuration)
         let keywords = ["fallback_application_name", "dbname", "client_encoding"]
         let values = [applicationName, configuration.connectionString, "UTF8"]
         let connection = withCStrings(keywords) { keywordPointers in
@@ -247,6 +267,18 @@ final class PGConnection: @unchecked Sendable {
             throw .connection(message)
         }
         return connection
+    }
+
+    /// Refuses a connection string libpq cannot parse, without passing on libpq's message:
+    /// it quotes the offending part of the string, which may be the password.
+    private static func checkParses(_ configuration: ConnectionConfiguration) throws(DatabaseFailure) {
+        var parseError: UnsafeMutablePointer<CChar>?
+        let options = PQconninfoParse(configuration.connectionString, &parseError)
+        if let parseError { PQfreemem(parseError) }
+        guard let options else {
+            throw .connection("the connection string \(configuration) is malformed (libpq could not parse it)")
+        }
+        PQconninfoFree(options)
     }
 
     /// Throws the failure a result reports, if any.
