@@ -95,13 +95,20 @@ struct LLMSessionsBench: AsyncParsableCommand {
         FileHandle.standardOutput.write(try JSONSerialization.data(withJSONObject: report))
     }
 
-    /// The process's peak resident set size so far (Linux reports ru_maxrss in KiB, macOS in bytes).
+    /// The process's peak resident set size so far.
+    ///
+    /// On Linux this is VmHWM of /proc/self/status: ru_maxrss survives execve, so a child of a
+    /// large parent (the Python driver) would report the parent's peak as its own baseline.
     static func peakRSSBytes() -> Int {
-        var usage = rusage()
         #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)  // Glibc imports RUSAGE_SELF as an enum case
-        return usage.ru_maxrss * 1024
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+            return kib * 1024
+        }
+        return 0
         #else
+        var usage = rusage()
         getrusage(RUSAGE_SELF, &usage)
         return usage.ru_maxrss
         #endif
