@@ -128,6 +128,27 @@ AS $$
     'timestamp', t.created_at)
 $$;
 
+-- The JSON that append_turn and pop_turn return: the turn's keys (as _turn_json)
+-- and the session's counters after the call, built in one jsonb_build_object: on
+-- the append path, building the turn and then concatenating copied the texts twice.
+CREATE OR REPLACE FUNCTION llm._appended_json(t llm.turns, s llm.sessions, replayed boolean)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $$
+  SELECT pg_catalog.jsonb_build_object(
+    'seq', t.seq,
+    'question', t.question,
+    'response', t.response,
+    'tokens', t.tokens,
+    'metadata', t.metadata,
+    'request_id', t.request_id,
+    'timestamp', t.created_at,
+    'session_id', s.session_id,
+    'turn_count', s.turn_count,
+    'total_tokens', s.total_tokens,
+    'replayed', replayed)
+$$;
+
 -- The JSON of a session without its history (list_sessions' summaries).
 CREATE OR REPLACE FUNCTION llm._summary_json(s llm.sessions)
 RETURNS jsonb
@@ -198,5 +219,5 @@ REVOKE ALL ON FUNCTION
   llm._is_blank(text), llm._cutoff(text, interval, boolean),
   llm._require_id(text, text, integer), llm._require_text(text, text, boolean),
   llm._require_metadata(jsonb), llm._require_range(text, bigint, bigint, bigint),
-  llm._turn_vector(text, text), llm._turn_json(llm.turns), llm._summary_json(llm.sessions), llm._session_json(llm.sessions, jsonb)
+  llm._turn_vector(text, text), llm._turn_json(llm.turns), llm._appended_json(llm.turns, llm.sessions, boolean), llm._summary_json(llm.sessions), llm._session_json(llm.sessions, jsonb)
 FROM PUBLIC;

@@ -58,9 +58,7 @@ BEGIN
       WHERE t.session_id = append_turn.session_id AND t.request_id = append_turn.request_id;
       IF FOUND THEN
         SELECT * INTO v_session FROM llm.sessions s WHERE s.session_id = append_turn.session_id;
-        RETURN llm._turn_json(v_turn) || jsonb_build_object(
-          'session_id', v_session.session_id, 'turn_count', v_session.turn_count,
-          'total_tokens', v_session.total_tokens, 'replayed', true);
+        RETURN llm._appended_json(v_turn, v_session, true);
       END IF;
     END IF;
   END IF;
@@ -96,10 +94,12 @@ BEGIN
           append_turn.tokens, append_turn.metadata, append_turn.request_id, v_session.last_query_at)
   RETURNING * INTO v_turn;
 
-  PERFORM llm._notify('append', v_session.session_id, v_session.agent_role, v_turn.seq);
-  RETURN llm._turn_json(v_turn) || jsonb_build_object(
-    'session_id', v_session.session_id, 'turn_count', v_session.turn_count,
-    'total_tokens', v_session.total_tokens, 'replayed', false);
+  -- _notify checks the same thing; checking here first spares the hot path a
+  -- function call while nobody listens, which is most of the time.
+  IF EXISTS (SELECT FROM llm.event_listeners) THEN
+    PERFORM llm._notify('append', v_session.session_id, v_session.agent_role, v_turn.seq);
+  END IF;
+  RETURN llm._appended_json(v_turn, v_session, false);
 END;
 $$;
 COMMENT ON FUNCTION llm.append_turn(text, text, text, integer, jsonb, integer, text) IS

@@ -40,14 +40,12 @@ BEGIN
   UPDATE llm.sessions s
   SET turn_count = s.turn_count - 1,
       total_tokens = s.total_tokens - v_turn.tokens,
-      last_query_at = now()
+      last_query_at = clock_timestamp()
   WHERE s.session_id = pop_turn.session_id
   RETURNING * INTO v_session;
 
   PERFORM llm._notify('pop', v_session.session_id, v_session.agent_role, v_turn.seq);
-  RETURN llm._turn_json(v_turn) || jsonb_build_object(
-    'session_id', v_session.session_id, 'turn_count', v_session.turn_count,
-    'total_tokens', v_session.total_tokens, 'replayed', false);
+  RETURN llm._appended_json(v_turn, v_session, false);
 END;
 $$;
 COMMENT ON FUNCTION llm.pop_turn(text) IS
