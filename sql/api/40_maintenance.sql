@@ -11,16 +11,26 @@ BEGIN
 END
 $drop$;
 
--- The ids of at most batch_size unpinned sessions idle since before cutoff, oldest first.
-CREATE OR REPLACE FUNCTION llm._stale_candidates(cutoff timestamptz, batch_size integer)
-RETURNS text[]
+-- The next batch of cleanup candidates: at most batch_size unpinned sessions idle
+-- since before cutoff, oldest first, after the keyset (after_time, after_id) of the
+-- previous batch. The keyset matters: the batches of one cleanup run in one
+-- transaction, and its own deleted rows stay in the index until it ends, so
+-- starting every batch from the oldest made a large cleanup quadratic (100,000
+-- stale sessions: each batch stepped over every session already removed).
+DROP FUNCTION IF EXISTS llm._stale_candidates(timestamptz, integer);
+CREATE OR REPLACE FUNCTION llm._stale_candidates(
+  cutoff timestamptz, batch_size integer, after_time timestamptz, after_id text,
+  OUT session_ids text[], OUT last_time timestamptz, OUT last_id text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT COALESCE(array_agg(c.session_id), '{}')
-  FROM (SELECT s.session_id FROM llm.sessions s
+  SELECT COALESCE(array_agg(c.session_id ORDER BY c.last_query_at, c.session_id), '{}'),
+         (array_agg(c.last_query_at ORDER BY c.last_query_at DESC, c.session_id DESC))[1],
+         (array_agg(c.session_id ORDER BY c.last_query_at DESC, c.session_id DESC))[1]
+  FROM (SELECT s.session_id, s.last_query_at FROM llm.sessions s
         WHERE s.last_query_at < cutoff AND NOT s.pinned
-        ORDER BY s.last_query_at
+          AND (s.last_query_at, s.session_id) > (after_time, after_id)
+        ORDER BY s.last_query_at, s.session_id
         LIMIT batch_size) c
 $$;
 
@@ -40,6 +50,9 @@ DECLARE
   v_expected_turns  bigint;
   v_moved_turns     bigint;
   v_candidates      text[];
+  -- The keyset of the last candidate so far: each batch starts after it.
+  v_after_time      timestamptz := '-infinity';
+  v_after_id        text := '';
 BEGIN
   v_cutoff := llm._cutoff('max_idle', cleanup_stale.max_idle);
   PERFORM llm._require_range('batch_size', cleanup_stale.batch_size, 1, 100000);
@@ -64,7 +77,8 @@ BEGIN
   -- one that follows particular sessions reads them again.
   IF cleanup_stale.policy = 'delete' THEN
     LOOP
-      v_candidates := llm._stale_candidates(v_cutoff, cleanup_stale.batch_size);
+      SELECT c.session_ids, c.last_time, c.last_id INTO v_candidates, v_after_time, v_after_id
+      FROM llm._stale_candidates(v_cutoff, cleanup_stale.batch_size, v_after_time, v_after_id) c;
       EXIT WHEN cardinality(v_candidates) = 0;
       DELETE FROM llm.sessions s
       WHERE s.session_id = ANY (v_candidates)
@@ -88,7 +102,8 @@ BEGIN
   -- longer than max_idle) would be missed, so the counts are compared and the
   -- whole cleanup is refused rather than lose a turn.
   LOOP
-    v_candidates := llm._stale_candidates(v_cutoff, cleanup_stale.batch_size);
+    SELECT c.session_ids, c.last_time, c.last_id INTO v_candidates, v_after_time, v_after_id
+    FROM llm._stale_candidates(v_cutoff, cleanup_stale.batch_size, v_after_time, v_after_id) c;
     EXIT WHEN cardinality(v_candidates) = 0;
     WITH moved_sessions AS (
       DELETE FROM llm.sessions s
