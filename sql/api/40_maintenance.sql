@@ -11,6 +11,21 @@ BEGIN
 END
 $drop$;
 
+-- Raises 22023 unless the cleanup policy is 'archive' or 'delete' (cleanup_stale
+-- and the job schedule_cleanup writes must agree on what they accept).
+CREATE OR REPLACE FUNCTION llm._require_policy(policy text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF policy IS NULL OR policy NOT IN ('archive', 'delete') THEN
+    RAISE EXCEPTION 'policy must be ''archive'' or ''delete'', not %', COALESCE(quote_literal(policy), 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+END;
+$$;
+
 -- The next batch of cleanup candidates: at most batch_size unpinned sessions idle
 -- since before cutoff, oldest first, after the keyset (after_time, after_id) of the
 -- previous batch. The keyset matters: the batches of one cleanup run in one
@@ -56,10 +71,7 @@ DECLARE
 BEGIN
   v_cutoff := llm._cutoff('max_idle', cleanup_stale.max_idle);
   PERFORM llm._require_range('batch_size', cleanup_stale.batch_size, 1, 100000);
-  IF cleanup_stale.policy IS NULL OR cleanup_stale.policy NOT IN ('archive', 'delete') THEN
-    RAISE EXCEPTION 'policy must be ''archive'' or ''delete'', not %', COALESCE(quote_literal(cleanup_stale.policy), 'NULL')
-      USING ERRCODE = '22023';
-  END IF;
+  PERFORM llm._require_policy(cleanup_stale.policy);
   -- Periodic housekeeping of the event listeners too: a dead one costs every write a NOTIFY.
   PERFORM llm._prune_event_listeners();
 
@@ -196,10 +208,7 @@ BEGIN
   PERFORM llm._require_id('schedule', schedule_cleanup.schedule, 100);
   -- The same check as the job's cleanup_stale will make, so that no job is scheduled to fail every run.
   PERFORM llm._cutoff('max_idle', schedule_cleanup.max_idle);
-  IF schedule_cleanup.policy IS NULL OR schedule_cleanup.policy NOT IN ('archive', 'delete') THEN
-    RAISE EXCEPTION 'policy must be ''archive'' or ''delete'', not %', COALESCE(quote_literal(schedule_cleanup.policy), 'NULL')
-      USING ERRCODE = '22023';
-  END IF;
+  PERFORM llm._require_policy(schedule_cleanup.policy);
   v_command := format('SELECT llm.cleanup_stale(%L::interval, policy => %L)', schedule_cleanup.max_idle, schedule_cleanup.policy);
   -- cron.schedule with a job name replaces the job of that name: running this twice is harmless.
   v_job_id := cron.schedule('llm-sessions-cleanup', schedule_cleanup.schedule, v_command);
