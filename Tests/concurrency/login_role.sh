@@ -115,23 +115,27 @@ done < "$work/tables"
 check "$app cannot COPY a table out" "$(app_sql "COPY llm.turns TO STDOUT;")" "ERROR 42501 permission denied for table turns"
 
 # --- Functions: only the session API --------------------------------------------------
-# Every function of llm that llm_app is not granted, called with NULLs of its argument
-# types: EXECUTE is checked before anything runs. Each NULL is a scalar subquery: the
-# planner folds a STRICT function of a NULL constant to NULL without calling it, and
-# then without checking EXECUTE either.
-su -c "SELECT p.proname || '|' || format('SELECT %s(%s);', p.oid::regproc,
-                COALESCE((SELECT string_agg('(SELECT NULL::' || format_type(t, NULL) || ')', ', ' ORDER BY i)
+# Every function and procedure of llm that llm_app is not granted, called (CALLed) with
+# NULLs of its argument types: EXECUTE is checked before anything runs. Each NULL is a
+# scalar subquery: the planner folds a STRICT function of a NULL constant to NULL without
+# calling it, and then without checking EXECUTE either. (CALL takes no subquery, and has
+# nothing to fold: a procedure gets plain NULLs.)
+su -c "SELECT p.proname || '|' || CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END || '|'
+              || format('%s %s(%s);', CASE p.prokind WHEN 'p' THEN 'CALL' ELSE 'SELECT' END, p.oid::regproc,
+                COALESCE((SELECT string_agg(CASE p.prokind WHEN 'p' THEN 'NULL::' || format_type(t, NULL)
+                                                 ELSE '(SELECT NULL::' || format_type(t, NULL) || ')' END, ', ' ORDER BY i)
                           FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY a(t, i)), ''))
        FROM pg_proc p
-       WHERE p.pronamespace = 'llm'::regnamespace AND p.prokind = 'f'
+       WHERE p.pronamespace = 'llm'::regnamespace AND p.prokind IN ('f', 'p')
          AND NOT has_function_privilege('llm_app', p.oid, 'EXECUTE')
        ORDER BY 1" > "$work/denied"
 check "there are operator and internal functions to test" "$(grep -c . "$work/denied" | awk '{print ($1 >= 20)}')" 1
-for f in cleanup_stale schedule_cleanup unschedule_cleanup stats restore_session purge_archive import_session index_turns; do
-  check "the operator function $f is among them" "$(grep -c "^$f|" "$work/denied")" 1
+for f in cleanup_stale schedule_cleanup unschedule_cleanup stats restore_session purge_archive import_session index_turns _cleanup_batch; do
+  check "the operator function $f is among them" "$(grep -c "^$f|function|" "$work/denied")" 1
 done
-while IFS='|' read -r name call; do
-  check "$app cannot call llm.$name" "$(app_sql "$call")" "ERROR 42501 permission denied for function $name"
+check "the operator procedure run_cleanup is among them" "$(grep -c "^run_cleanup|procedure|CALL " "$work/denied")" 1
+while IFS='|' read -r name kind call; do
+  check "$app cannot call llm.$name" "$(app_sql "$call")" "ERROR 42501 permission denied for $kind $name"
 done < "$work/denied"
 
 # --- No objects in llm, no other identity -------------------------------------------

@@ -1,7 +1,7 @@
 -- Who may do what: nothing for PUBLIC, the session API for llm_app, maintenance and reading for llm_admin.
 BEGIN;
 \ir support/helpers.psql
-SELECT plan(96);
+SELECT plan(105);
 
 -- The API as the contract lists it (looked up by name: schema.sql checks the signatures).
 CREATE TEMP TABLE api AS
@@ -46,8 +46,20 @@ SELECT is((SELECT array_agg(fn::text ORDER BY fn::text) FROM api WHERE has_funct
   'llm_admin may execute all nine');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
            WHERE p.pronamespace = 'llm'::regnamespace AND p.proname LIKE '\_%'
-             AND (has_function_privilege('llm_app', p.oid, 'EXECUTE') OR has_function_privilege('llm_admin', p.oid, 'EXECUTE'))),
-  NULL, 'no internal function (name starting with _) is executable by llm_app or llm_admin');
+             AND has_function_privilege('llm_app', p.oid, 'EXECUTE')),
+  NULL, 'no internal function (name starting with _) is executable by llm_app');
+-- run_cleanup is a procedure that commits, so it runs with its caller's rights: its
+-- caller needs EXECUTE on the SECURITY DEFINER batch it repeats, and on nothing else internal.
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
+           WHERE p.pronamespace = 'llm'::regnamespace AND p.proname LIKE '\_%'
+             AND has_function_privilege('llm_admin', p.oid, 'EXECUTE')),
+  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text)'],
+  'of the internal functions, llm_admin may execute only _cleanup_batch, the batch of run_cleanup');
+SELECT is((SELECT array_agg(p.oid::regprocedure::text || ':' || has_function_privilege('llm_app', p.oid, 'EXECUTE')
+                            || ':' || has_function_privilege('llm_admin', p.oid, 'EXECUTE') ORDER BY p.oid::regprocedure::text)
+           FROM pg_proc p WHERE p.pronamespace = 'llm'::regnamespace AND p.prokind = 'p'),
+  ARRAY['llm.run_cleanup(interval,integer,text,double precision,integer):false:true'],
+  'the one procedure, run_cleanup, is executable by llm_admin and not by llm_app');
 
 -- Every API function runs as its owner with a pinned search_path; nothing else is SECURITY DEFINER.
 SELECT ok(p.prosecdef, fn::text || ' is SECURITY DEFINER') FROM api JOIN pg_proc p ON p.oid = api.fn ORDER BY fn::text;
@@ -55,15 +67,27 @@ SELECT is(p.proconfig, ARRAY['search_path=pg_catalog, pg_temp'], fn::text || ' p
 FROM api JOIN pg_proc p ON p.oid = api.fn ORDER BY fn::text;
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
            WHERE p.pronamespace = 'llm'::regnamespace AND p.prosecdef
-             AND NOT (p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] AND array_length(p.proconfig, 1) = 1)),
-  NULL, 'every SECURITY DEFINER function of schema llm pins search_path to pg_catalog, pg_temp');
+             AND NOT (p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']
+                      AND p.proconfig <@ ARRAY['search_path=pg_catalog, pg_temp', 'enable_seqscan=off'])),
+  NULL, 'every SECURITY DEFINER function of schema llm pins search_path to pg_catalog, pg_temp (and sets at most enable_seqscan besides)');
+SELECT is((SELECT array_agg(p.oid::regprocedure::text || ' ' || array_to_string(p.proconfig, '; ') ORDER BY p.oid::regprocedure::text)
+           FROM pg_proc p WHERE p.pronamespace = 'llm'::regnamespace AND p.proconfig && ARRAY['enable_seqscan=off']),
+  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text) search_path=pg_catalog, pg_temp; enable_seqscan=off'],
+  'only _cleanup_batch turns sequential scans off, with its search_path pinned too');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
            WHERE p.pronamespace = 'llm'::regnamespace AND p.proname LIKE '\_%' AND p.prosecdef),
-  NULL, 'no internal function is SECURITY DEFINER');
+  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text)'],
+  'the only internal SECURITY DEFINER function is _cleanup_batch (run_cleanup cannot be one, so its batch is)');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
            WHERE p.pronamespace = 'llm'::regnamespace AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
              AND (p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'sql') OR p.proname NOT LIKE '\_%')),
-  NULL, 'only internal LANGUAGE sql helpers (inlinable, every name qualified) run without a pinned search_path');
+  ARRAY['llm.run_cleanup(interval,integer,text,double precision,integer)'],
+  'only internal LANGUAGE sql helpers (inlinable, every name qualified) and the procedure run_cleanup run without a pinned search_path');
+-- PostgreSQL refuses COMMIT in a SECURITY DEFINER procedure or one with a SET clause: run_cleanup has neither.
+SELECT is((SELECT jsonb_build_object('prokind', p.prokind, 'prosecdef', p.prosecdef, 'proconfig', p.proconfig) FROM pg_proc p
+           WHERE p.oid = 'llm.run_cleanup(interval, integer, text, float8, integer)'::regprocedure),
+  '{"prokind": "p", "prosecdef": false, "proconfig": null}'::jsonb,
+  'run_cleanup is a procedure, SECURITY INVOKER, without a SET clause (it commits)');
 SELECT ok((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'llm'::regnamespace
            AND p.proname IN ('_turn_json', '_summary_json', '_session_json')
            AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)) = 3,
@@ -98,6 +122,9 @@ SELECT throws_ok($$SELECT llm.cleanup_stale()$$, '42501', 'permission denied for
 SELECT throws_ok($$SELECT llm.schedule_cleanup()$$, '42501', 'permission denied for function schedule_cleanup', 'llm_app cannot run schedule_cleanup');
 SELECT throws_ok($$SELECT llm.unschedule_cleanup()$$, '42501', 'permission denied for function unschedule_cleanup', 'llm_app cannot run unschedule_cleanup');
 SELECT throws_ok($$SELECT llm.stats()$$, '42501', 'permission denied for function stats', 'llm_app cannot run stats');
+SELECT throws_ok($$CALL llm.run_cleanup()$$, '42501', 'permission denied for procedure run_cleanup', 'llm_app cannot call run_cleanup');
+SELECT throws_ok($$SELECT * FROM llm._cleanup_batch('1 hour', 10, 'delete', now(), NULL, NULL)$$, '42501',
+  'permission denied for function _cleanup_batch', 'llm_app cannot run a cleanup batch');
 SELECT throws_ok($$SELECT llm._apply_migration('9999_tap', 'SELECT 1')$$, '42501', 'permission denied for function _apply_migration',
   'llm_app cannot apply a migration');
 SELECT throws_ok($$SELECT llm._apply_api('99_tap', 'SELECT 1')$$, '42501', 'permission denied for function _apply_api',
@@ -136,6 +163,13 @@ SET LOCAL ROLE llm_admin;
 SELECT is(current_user::text, 'llm_admin', 'now acting as llm_admin');
 SELECT lives_ok($$SELECT llm.cleanup_stale(interval '100 years')$$, 'llm_admin runs cleanup_stale');
 SELECT lives_ok($$SELECT llm.stats()$$, 'llm_admin runs stats');
+SELECT lives_ok($$SELECT * FROM llm._cleanup_batch(interval '100 years', 10, 'archive', now(), NULL, NULL)$$,
+  'llm_admin runs a cleanup batch (what run_cleanup does with its rights)');
+-- run_cleanup commits, which this test's transaction cannot: reaching its COMMIT is as far as it gets here.
+SELECT throws_ok($$CALL llm.run_cleanup(busy_share => 0)$$, '22023', 'busy_share must be more than 0 and at most 1, not 0',
+  'llm_admin calls run_cleanup (which checks its busy_share)');
+SELECT throws_ok($$CALL llm.run_cleanup(interval '100 years')$$, '2D000', 'invalid transaction termination',
+  'and gets as far as its first COMMIT, which a transaction block refuses');
 SELECT lives_ok($$SELECT llm.get_session('tap_pv_app'), llm.append_turn('tap_pv_app', 'q', 'r')$$, 'llm_admin may use the session API too');
 SELECT is((SELECT count(*) FROM llm.turns WHERE session_id = 'tap_pv_app'), 2::bigint, 'llm_admin reads llm.turns');
 SELECT is((SELECT turn_count FROM llm.sessions WHERE session_id = 'tap_pv_app'), 2, 'llm_admin reads llm.sessions');

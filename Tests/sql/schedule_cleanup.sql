@@ -7,7 +7,7 @@ SELECT NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') AS no_pg_
 SELECT plan(1);
 SELECT skip('pg_cron is not installed in this database', 1);
 \else
-SELECT plan(35);
+SELECT plan(36);
 
 SELECT has_extension('pg_cron', 'pg_cron is installed in this database');
 -- Start from no job, whatever the database had (the ROLLBACK restores it).
@@ -20,26 +20,31 @@ SELECT is((SELECT jsonb_build_object('schedule', schedule, 'command', command) F
   'the search indexer is scheduled beside it, every minute') FROM scheduled;
 SELECT is(j->>'job_name', 'llm-sessions-cleanup', 'the job is named llm-sessions-cleanup') FROM scheduled;
 SELECT is(j->>'schedule', '*/5 * * * *', 'with the schedule given') FROM scheduled;
-SELECT is(j->>'command', 'SELECT llm.cleanup_stale(''02:00:00''::interval, policy => ''archive'')', 'and a command that cleans up with the max_idle given') FROM scheduled;
+SELECT is(j->>'command', 'CALL llm.run_cleanup(''02:00:00''::interval, policy => ''archive'')', 'and a command that cleans up with the max_idle given') FROM scheduled;
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 1::bigint, 'cron.job has one such job');
 SELECT is(
   (SELECT jsonb_build_object('jobid', jobid, 'schedule', schedule, 'command', command, 'database', database, 'active', active)
    FROM cron.job WHERE jobname = 'llm-sessions-cleanup'),
   jsonb_build_object('jobid', (j->>'job_id')::bigint, 'schedule', '*/5 * * * *',
-    'command', 'SELECT llm.cleanup_stale(''02:00:00''::interval, policy => ''archive'')', 'database', current_database(), 'active', true),
+    'command', 'CALL llm.run_cleanup(''02:00:00''::interval, policy => ''archive'')', 'database', current_database(), 'active', true),
   'the job row: the id returned, schedule, command, this database, active') FROM scheduled;
-SELECT lives_ok((SELECT j->>'command' FROM scheduled), 'the job''s command runs');
+-- The command is a CALL of run_cleanup, which commits after every batch: inside this test's
+-- transaction it can only get as far as its first COMMIT, and that it does: the procedure
+-- exists, takes these arguments and accepts them. (Tests/concurrency/run_cleanup.sh has
+-- pg_cron run it for real.)
+SELECT throws_ok((SELECT j->>'command' FROM scheduled), '2D000', 'invalid transaction termination',
+  'the job''s command calls run_cleanup with arguments it accepts (it stops at its COMMIT only inside a transaction block)');
 
 -- Scheduling again replaces the job: still one.
 CREATE TEMP TABLE rescheduled AS SELECT llm.schedule_cleanup() AS j;
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 1::bigint, 'scheduling twice leaves one job');
 SELECT is((SELECT schedule FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), '*/15 * * * *',
   'with the new schedule: every 15 minutes by default');
-SELECT is((SELECT command FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 'SELECT llm.cleanup_stale(''01:00:00''::interval, policy => ''archive'')',
+SELECT is((SELECT command FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 'CALL llm.run_cleanup(''01:00:00''::interval, policy => ''archive'')',
   'and the new command: max_idle one hour by default');
 SELECT is(j->>'job_id', (SELECT jobid::text FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 'the result names the job that exists')
 FROM rescheduled;
-SELECT is(llm.schedule_cleanup('0 3 * * *', interval '1 day 30 minutes')->>'command', 'SELECT llm.cleanup_stale(''1 day 00:30:00''::interval, policy => ''archive'')',
+SELECT is(llm.schedule_cleanup('0 3 * * *', interval '1 day 30 minutes')->>'command', 'CALL llm.run_cleanup(''1 day 00:30:00''::interval, policy => ''archive'')',
   'a max_idle with days is written as an interval literal');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname = 'llm-sessions-cleanup'), 1::bigint, 'still one job');
 
@@ -77,8 +82,11 @@ SET LOCAL ROLE llm_admin;
 SELECT lives_ok($$SELECT llm.schedule_cleanup('*/30 * * * *')$$, 'llm_admin schedules the cleanup');
 RESET ROLE;
 SELECT is((SELECT username::text FROM cron.job WHERE jobname = 'llm-sessions-cleanup'),
-  (SELECT proowner::regrole::text FROM pg_proc WHERE proname = 'cleanup_stale' AND pronamespace = 'llm'::regnamespace),
+  (SELECT proowner::regrole::text FROM pg_proc WHERE proname = 'run_cleanup' AND pronamespace = 'llm'::regnamespace),
   'the job runs as the owner of the functions (a role that can log in), not as llm_admin');
+SELECT ok((SELECT has_function_privilege(username, 'llm.run_cleanup(interval, integer, text, float8, integer)', 'EXECUTE')
+           FROM cron.job WHERE jobname = 'llm-sessions-cleanup'),
+  'and that role may execute run_cleanup, which runs with its caller''s rights');
 SET LOCAL ROLE llm_app;
 SELECT throws_ok($$SELECT llm.unschedule_cleanup()$$, '42501', 'permission denied for function unschedule_cleanup',
   'llm_app cannot unschedule it');

@@ -7,7 +7,8 @@ DECLARE
   f regprocedure;
 BEGIN
   FOR f IN SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = 'llm'::regnamespace LOOP
-    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    -- ON ROUTINE: functions and procedures alike.
+    EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f);
   END LOOP;
 END
 $grants$;
@@ -38,8 +39,12 @@ GRANT EXECUTE ON FUNCTION
   llm.restore_session(text),
   llm.purge_archive(interval, integer),
   llm.import_session(jsonb, text),
-  llm.index_turns(integer)
+  llm.index_turns(integer),
+  -- run_cleanup runs with its caller's rights (a procedure that commits cannot be
+  -- SECURITY DEFINER): it needs its batch function.
+  llm._cleanup_batch(interval, integer, text, timestamptz, timestamptz, text)
 TO llm_admin;
+GRANT EXECUTE ON PROCEDURE llm.run_cleanup(interval, integer, text, float8, integer) TO llm_admin;
 -- Views and tables, the usage views included, are for operators only: a view
 -- runs with its owner's rights, so granting it to llm_app would expose every session.
 GRANT SELECT ON ALL TABLES IN SCHEMA llm TO llm_admin;
