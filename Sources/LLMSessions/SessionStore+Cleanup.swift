@@ -2,7 +2,7 @@ import Foundation
 
 extension SessionStore {
     /// Archives or deletes the unpinned sessions idle for longer than `maxIdle`, at most `batchSize`
-    /// per statement. Requires `llm_admin`.
+    /// per statement, all in one transaction. Requires `llm_admin`. Beside live traffic, use `runCleanup`.
     ///
     /// - Parameter policy: `.delete` (the default, as in `llm.cleanup_stale`) removes them for good;
     ///   `.archive` keeps them in the archive, whence `restoreSession` brings one back.
@@ -21,7 +21,44 @@ extension SessionStore {
         return CleanupResult(removed: removed, maxIdle: maxIdle, policy: policy)
     }
 
-    /// Schedules `llm.cleanup_stale(maxIdle, policy)` as a pg_cron job, and the search indexer
+    /// Archives or deletes what `cleanupStale` would, but commits every batch of `batchSize`
+    /// sessions on its own and pauses after each, so that it works at most `busyShare` of the
+    /// time: the cleanup to run beside live traffic (`CALL llm.run_cleanup`). Requires `llm_admin`.
+    ///
+    /// `cleanupStale` runs all its batches in one transaction, which holds back the cleanup of
+    /// every row live sessions update meanwhile and makes their appends wait; this never keeps a
+    /// transaction open for longer than one batch. It takes longer in all: after a batch that took
+    /// `t`, it rests `t * (1 / busyShare - 1)` (as long again at 0.5, not at all at 1), holding one
+    /// of the store's connections all along. A failing batch (or a lost connection) leaves the
+    /// batches before it done.
+    ///
+    /// - Parameters:
+    ///   - batchSize: sessions per committed batch; small (the default 50, as in `llm.run_cleanup`)
+    ///     keeps each commit short.
+    ///   - policy: `.archive` (the default, as in `llm.run_cleanup`) keeps them in the archive,
+    ///     whence `restoreSession` brings one back; `.delete` removes them for good.
+    ///   - busyShare: the share of the time spent working, more than 0 and at most 1.
+    /// - Throws: `.invalidArgument` when `maxIdle` is not positive, `batchSize` is outside
+    ///   1...100000 or `busyShare` is outside 0 < busyShare <= 1.
+    public func runCleanup(
+        maxIdle: Duration = .seconds(3600), batchSize: Int = 50, policy: CleanupPolicy = .archive,
+        busyShare: Double = 0.5
+    ) async throws -> CleanupResult {
+        var bind = Bind()
+        try bind.interval(maxIdle, "maxIdle")
+        bind.integer(batchSize)
+        try bind.text(policy.rawValue, "policy")
+        bind.double(busyShare)
+        // A procedure that COMMITs: it must not run inside a transaction block, and it does not
+        // (a call is one Bind/Execute/Sync, whose implicit transaction the procedure may end).
+        let removed = try await callInteger(
+            "CALL llm.run_cleanup($1::interval, $2::integer, $3::text, $4::float8)", bind,
+            retry: .never, context: CallContext(), field: "CleanupResult.removed"
+        )
+        return CleanupResult(removed: removed, maxIdle: maxIdle, policy: policy)
+    }
+
+    /// Schedules `llm.run_cleanup(maxIdle, policy)` as a pg_cron job, and the search indexer
     /// `llm.index_turns()` every minute beside it (replacing earlier ones). Requires `llm_admin`.
     ///
     /// - Parameter policy: `.archive` by default: scheduled cleanup keeps what it removes until `purgeArchive`.

@@ -243,6 +243,12 @@ struct Bind: Sendable {
         values.append(value.map(String.init))
     }
 
+    /// Adds a floating-point value in its shortest exact form (`0.5`, `1e-05`; `nan` and `inf`
+    /// as PostgreSQL's float8 reads them), for a `::float8` parameter.
+    mutating func double(_ value: Double) {
+        values.append(value.description)
+    }
+
     /// Adds a boolean value (nil is SQL NULL).
     mutating func boolean(_ value: Bool?) {
         values.append(value.map { $0 ? "true" : "false" })

@@ -11,6 +11,13 @@ extension LLMSessionsCommand {
                 Pinned sessions are kept. --policy delete (the default, as llm.cleanup_stale's) \
                 deletes them with their turns; --policy archive moves them into the archive, \
                 whence `restore` brings one back and `purge` deletes them for good.
+
+                Without --paced, every batch runs in one transaction (llm.cleanup_stale): all or \
+                nothing, and quickest. With --paced (llm.run_cleanup), each batch is committed on \
+                its own and followed by a pause, so that the cleanup works at most --busy-share \
+                of the time: slower, but made to run beside live traffic, whose appends a long \
+                cleanup transaction slows down. An error in a paced cleanup leaves the batches \
+                before it done.
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -20,29 +27,56 @@ extension LLMSessionsCommand {
         var maxIdle = IdleDuration(seconds: 3600)
 
         @Option(name: .customLong("batch-size"), help: ArgumentHelp(
-            "Sessions removed per statement, 1...100000.", valueName: "n"))
-        var batchSize = 1000
+            "Sessions removed per statement (with --paced: per committed batch), 1...100000 (default: 1000; 50 with --paced).",
+            valueName: "n"))
+        var batchSize: Int?
 
         @Option(help: ArgumentHelp("What to do with a stale session: delete or archive.", valueName: "delete|archive"))
         var policy = CleanupPolicy.delete.rawValue
 
+        @Flag(help: "Commit every batch and pause between them, for use beside live traffic (default: one transaction).")
+        var paced = false
+
+        @Option(name: .customLong("busy-share"), help: ArgumentHelp(
+            "With --paced: the share of the time spent working, more than 0 and at most 1 (default: 0.5, pausing as long as each batch took).",
+            valueName: "x"))
+        var busyShare: Double?
+
+        /// The batch size used: the option, else the default of the SQL that runs.
+        var effectiveBatchSize: Int { batchSize ?? (paced ? 50 : 1000) }
+
         func validate() throws {
-            guard (1...100_000).contains(batchSize) else {
-                throw ValidationError("--batch-size must be between 1 and 100000, got \(batchSize)")
+            guard (1...100_000).contains(effectiveBatchSize) else {
+                throw ValidationError("--batch-size must be between 1 and 100000, got \(effectiveBatchSize)")
             }
             _ = try parsePolicy(policy)
+            if let busyShare {
+                guard paced else { throw ValidationError("--busy-share applies only with --paced") }
+                // Written so that NaN fails too.
+                guard busyShare > 0, busyShare <= 1 else {
+                    throw ValidationError("--busy-share must be more than 0 and at most 1, got \(busyShare)")
+                }
+            }
         }
 
         func run() async throws {
             let policy = try parsePolicy(policy)
-            let result = try await connection.withStore {
-                try await $0.cleanupStale(maxIdle: maxIdle.duration, batchSize: batchSize, policy: policy)
+            let busyShare = paced ? (busyShare ?? 0.5) : nil
+            let result = try await connection.withStore { store in
+                if let busyShare {
+                    return try await store.runCleanup(
+                        maxIdle: maxIdle.duration, batchSize: effectiveBatchSize, policy: policy, busyShare: busyShare)
+                }
+                return try await store.cleanupStale(maxIdle: maxIdle.duration, batchSize: effectiveBatchSize, policy: policy)
             }
             if connection.json {
-                try Output.printJSON(CleanupReport(removed: result.removed, maxIdleSeconds: maxIdle.seconds, policy: policy.rawValue))
+                try Output.printJSON(CleanupReport(
+                    removed: result.removed, maxIdleSeconds: maxIdle.seconds, policy: policy.rawValue,
+                    paced: paced, busyShare: busyShare))
             } else {
                 let verb = policy == .archive ? "archived" : "removed"
-                print("\(verb) \(plural(result.removed, "stale session")) idle longer than \(maxIdle)")
+                let pacing = busyShare.map { ", paced (batches of \(effectiveBatchSize), busy share \($0))" } ?? ""
+                print("\(verb) \(plural(result.removed, "stale session")) idle longer than \(maxIdle)\(pacing)")
             }
         }
     }
@@ -115,14 +149,17 @@ func parsePolicy(_ text: String) throws -> CleanupPolicy {
     return policy
 }
 
-/// What `cleanup --json` prints.
+/// What `cleanup --json` prints; `busy_share` only with `--paced`.
 struct CleanupReport: Encodable {
     var removed: Int
     var maxIdleSeconds: Int64
     var policy: String
+    var paced: Bool
+    var busyShare: Double?
 
     enum CodingKeys: String, CodingKey {
-        case removed, policy
+        case removed, policy, paced
         case maxIdleSeconds = "max_idle_seconds"
+        case busyShare = "busy_share"
     }
 }

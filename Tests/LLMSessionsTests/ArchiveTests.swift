@@ -82,6 +82,46 @@ struct ArchiveTests {
         }
     }
 
+    @Test("runCleanup archives idle sessions with their turns, batch by batch, and keeps pinned and fresh ones")
+    func archiveByRunCleanup() async throws {
+        let role = TestDatabase.uniqueID("run-cleanup")
+        let idle = [TestDatabase.uniqueID("run-cleanup-idle"), TestDatabase.uniqueID("run-cleanup-idle")]
+        let pinned = TestDatabase.uniqueID("run-cleanup-pinned")
+        let fresh = TestDatabase.uniqueID("run-cleanup-fresh")
+        try await TestDatabase.removingEverywhere(idle + [pinned, fresh]) {
+            var result = CleanupResult(removed: 0, maxIdle: nil, policy: .delete)
+            let archived = try await TestDatabase.retryingAgeRaces {
+                try await TestDatabase.removeEverywhere(idle + [pinned, fresh])
+                for id in idle + [pinned, fresh] { _ = try await store.createSession(agentRole: role, sessionID: id) }
+                try await store.appendTurn(to: idle[0], question: "q1", response: "r1", tokens: 5)
+                try await store.appendTurn(to: idle[0], question: "q2", response: "r2", tokens: 7)
+                try await store.appendTurn(to: pinned, question: "q", response: "r", tokens: 1)
+                try await store.pinSession(pinned)
+                for id in idle + [pinned] { try await TestDatabase.backdate(id, days: TestDatabase.ancientDays) }
+                // Batches of one: every session is its own committed batch, with a pause after each.
+                result = try await store.runCleanup(maxIdle: TestDatabase.ancientLimit, batchSize: 1)
+                for id in idle {
+                    if try await !TestDatabase.isArchived(id) { return false }
+                }
+                return true
+            }
+            try #require(archived, "another suite's cleanup took the sessions every time")
+            #expect(result.policy == .archive, "archive is run_cleanup's default")
+            #expect(result.maxIdle == TestDatabase.ancientLimit)
+            #expect(result.removed >= 2, "counts both idle sessions (and any other suite's this old)")
+
+            for id in idle { #expect(try await store.session(id) == nil, "\(id) is no longer live") }
+            let turns = try await TestDatabase.superuser(
+                "SELECT string_agg(question, ',' ORDER BY seq) FROM llm.archived_turns WHERE session_id = $1", [idle[0]])
+            #expect(turns.first?.first == "q1,q2", "the turns moved with their session")
+            #expect(try await store.session(pinned)?.pinned == true, "a pinned session is never archived")
+            #expect(try await store.session(pinned)?.turnCount == 1)
+            #expect(try await !TestDatabase.isArchived(pinned))
+            #expect(try await store.session(fresh) != nil, "a fresh session stays")
+            #expect(try await !TestDatabase.isArchived(fresh))
+        }
+    }
+
     @Test("restoreSession brings an archived session back exactly; twice is duplicateSession, unknown is notFound")
     func restore() async throws {
         let role = TestDatabase.uniqueID("restore")

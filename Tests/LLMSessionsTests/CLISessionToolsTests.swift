@@ -207,6 +207,46 @@ struct CLISessionToolsTests {
         }
     }
 
+    @Test("cleanup --paced removes a stale session in committed batches and says so; --policy archive archives")
+    func pacedCleanup() async throws {
+        // The same far past as archiveRestorePurge (ArchiveSupport.swift), set up again when
+        // another suite's cleanup takes the session first.
+        let id = CLI.uniqueID("cli-paced")
+        let maxIdle = "\(TestDatabase.ancientLimit.components.seconds / 86_400)d"
+        try await TestDatabase.removingEverywhere([id]) {
+            let deleted = try await TestDatabase.retryingAgeRaces {
+                try await TestDatabase.removeEverywhere([id])
+                #expect(try CLI.run(["create", "--role", "cli_paced", "--id", id]).status == 0)
+                #expect(try CLI.run(["append", id, "--question", "q", "--response", "r"]).status == 0)
+                try await TestDatabase.backdate(id, days: TestDatabase.ancientDays)
+                let cleanup = try CLI.run(["cleanup", "--paced", "--max-idle", maxIdle, "--batch-size", "1", "--json"])
+                #expect(cleanup.status == 0, "\(cleanup)")
+                let report = try cleanup.object()
+                #expect(report["paced"] as? Bool == true)
+                #expect(report["busy_share"] as? Double == 0.5)
+                #expect(report["policy"] as? String == "delete", "--paced keeps the policy of cleanup: \(report)")
+                let removed = report["removed"] as? Int ?? 0
+                // Another suite's archiving cleanup may have moved it first.
+                let archived = try await TestDatabase.isArchived(id)
+                let gone = try CLI.run(["show", id]).status == 3
+                return removed >= 1 && !archived && gone
+            }
+            #expect(deleted, "the paced cleanup did not delete the stale session")
+
+            let archived = try await TestDatabase.retryingAgeRaces {
+                try await TestDatabase.removeEverywhere([id])
+                #expect(try CLI.run(["create", "--role", "cli_paced", "--id", id]).status == 0)
+                try await TestDatabase.backdate(id, days: TestDatabase.ancientDays)
+                let cleanup = try CLI.run(["cleanup", "--paced", "--busy-share", "1", "--policy", "archive", "--max-idle", maxIdle])
+                #expect(cleanup.status == 0, "\(cleanup)")
+                #expect(cleanup.stdout.hasPrefix("archived "), "\(cleanup)")
+                #expect(cleanup.stdout.contains("paced (batches of 50, busy share 1.0)"), "\(cleanup)")
+                return try await TestDatabase.isArchived(id)
+            }
+            #expect(archived, "the paced cleanup did not archive the stale session")
+        }
+    }
+
     @Test("stats shows the usage per role; stats --daily per day of creation")
     func usageViews() throws {
         let role = "cli_usage_\(UUID().uuidString.prefix(6).lowercased())"

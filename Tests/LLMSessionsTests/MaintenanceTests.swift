@@ -58,6 +58,56 @@ struct MaintenanceTests {
         }
     }
 
+    @Test("runCleanup refuses a bad busyShare, maxIdle or batch size with invalidArgument, before any work", arguments: [
+        (Duration.seconds(3600), 50, 0.0, "busy_share"), (.seconds(3600), 50, -0.5, "busy_share"),
+        (.seconds(3600), 50, 1.5, "busy_share"), (.seconds(3600), 50, Double.nan, "busy_share"),
+        (.seconds(3600), 50, Double.infinity, "busy_share"), (.seconds(0), 50, 0.5, "max_idle"),
+        (.seconds(-5), 50, 0.5, "max_idle"), (.seconds(3600), 0, 0.5, "batch_size"), (.seconds(3600), 100_001, 0.5, "batch_size"),
+    ] as [(Duration, Int, Double, String)])
+    func runCleanupInvalid(maxIdle: Duration, batchSize: Int, busyShare: Double, named: String) async throws {
+        do {
+            _ = try await store.runCleanup(maxIdle: maxIdle, batchSize: batchSize, busyShare: busyShare)
+            Issue.record("accepted maxIdle \(maxIdle), batchSize \(batchSize), busyShare \(busyShare)")
+        } catch SessionStoreError.invalidArgument(let message) {
+            #expect(message.contains(named), "\(message)")
+        }
+    }
+
+    @Test("run_cleanup's refusal of a policy (CleanupPolicy cannot spell a bad one) is an invalidArgument too")
+    func runCleanupInvalidPolicy() async throws {
+        var bind = Bind()
+        try bind.interval(.seconds(3600), "maxIdle")
+        bind.integer(50)
+        try bind.text("keep", "policy")
+        bind.double(0.5)
+        do {
+            _ = try await store.callInteger(
+                "CALL llm.run_cleanup($1::interval, $2::integer, $3::text, $4::float8)", bind,
+                retry: .never, context: CallContext(), field: "removed")
+            Issue.record("accepted the policy keep")
+        } catch SessionStoreError.invalidArgument(let message) {
+            #expect(message == "policy must be 'archive' or 'delete', not 'keep'")
+        }
+    }
+
+    @Test("run_cleanup commits, so it must run outside a transaction block: inside one it is refused with 2D000")
+    func runCleanupInTransactionBlock() async throws {
+        // runCleanup itself never opens one (a call is one Bind/Execute/Sync); this is what it avoids.
+        let sqlState = try await store.withConnection(context: CallContext()) { (connection) throws(DatabaseFailure) -> String in
+            try connection.ensureConnected()
+            try connection.query("BEGIN")
+            do throws(DatabaseFailure) {
+                try connection.query("CALL llm.run_cleanup(interval '36500 days')")
+                return "accepted"
+            } catch .server(let error) {
+                return error.sqlState
+            }
+        }
+        #expect(sqlState == "2D000")
+        // The connection went back to the pool clean, and the method works on it.
+        #expect(try await store.runCleanup(maxIdle: .seconds(36_500 * 86_400), busyShare: 1).removed >= 0)
+    }
+
     @Test("scheduleCleanup creates the pg_cron job and unscheduleCleanup removes it")
     func scheduleAndUnschedule() async throws {
         let hasCron = try await TestDatabase.superuser("SELECT count(*)::text FROM pg_extension WHERE extname = 'pg_cron'")
@@ -80,7 +130,7 @@ struct MaintenanceTests {
             let schedule = try await store.scheduleCleanup(schedule: "17 3 * * *", maxIdle: .seconds(2 * 3600))
             #expect(schedule.jobName == "llm-sessions-cleanup")
             #expect(schedule.schedule == "17 3 * * *")
-            #expect(schedule.command.contains("llm.cleanup_stale"))
+            #expect(schedule.command.contains("llm.run_cleanup"), "the job runs beside live traffic: \(schedule.command)")
             #expect(schedule.command.contains("02:00:00"), "\(schedule.command)")
             let jobs = try await TestDatabase.superuser(
                 "SELECT jobid::text, schedule FROM cron.job WHERE jobname = 'llm-sessions-cleanup'")

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What `cleanupStale` does with an idle session: keep it in the archive, or delete it for good.
+/// What `cleanupStale` and `runCleanup` do with an idle session: keep it in the archive, or delete it for good.
 public enum CleanupPolicy: String, Sendable, Codable, Hashable, CaseIterable {
     /// Move the session with its turns into the archive, whence `restoreSession` brings it back.
     case archive

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The outcome of `cleanupStale`: how many idle sessions were removed, the idle limit, and how.
+/// The outcome of `cleanupStale` and `runCleanup`: how many idle sessions were removed, the idle limit, and how.
 public struct CleanupResult: Sendable, Codable, Hashable {
     /// Number of sessions removed (archived or deleted, with their turns).
     public var removed: Int
