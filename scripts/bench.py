@@ -466,8 +466,18 @@ def swift_memory(session_id):
 STALE_AGE, STALE_CUTOFF = "9 years", "8 years"
 
 
+# The two ways to archive: the scheduled job's (committed batches, paced: what runs beside
+# live traffic) and cleanup_stale in one transaction (for an operator at psql).
+ARCHIVERS = (
+    ("run_cleanup", "CALL llm.run_cleanup(interval '{cutoff}', policy => 'archive')",
+     "CALL llm.run_cleanup (the pg_cron job's call: batches of 50 committed one by one, busy_share 0.5)"),
+    ("cleanup_stale", "SELECT llm.cleanup_stale(interval '{cutoff}', 1000, 'archive')",
+     "SELECT llm.cleanup_stale (one transaction, batches of 1,000)"),
+)
+
+
 def row_archive(r, stale_sessions, seconds, clients=2):
-    """Appends to live sessions, without and then during cleanup_stale archiving stale_sessions."""
+    """Appends to live sessions, without archiving and then while each archiver archives stale_sessions."""
     if not SUPERUSER:
         return
     others = int(psql(f"SELECT count(*) FROM llm.sessions WHERE last_query_at < now() - interval '{STALE_CUTOFF}'"))
@@ -477,47 +487,51 @@ def row_archive(r, stale_sessions, seconds, clients=2):
         return
     live = f"{RUN}live-"
     prefill([LLM], live, clients - 1, 0)
-    stale = f"{RUN}stale-"
-    t0 = time.monotonic()
-    # Plain INSERTs as superuser, one turn each, counters consistent with it.
-    psql(f"""
-        INSERT INTO llm.sessions (session_id, agent_role, turn_count, total_tokens, created_at, last_query_at)
-        SELECT :'prefix' || g, 'bench', 1, {TOKENS}, now() - interval '{STALE_AGE}', now() - interval '{STALE_AGE}'
-        FROM generate_series(1, {stale_sessions}) g;
-        INSERT INTO llm.turns (session_id, seq, question, response, tokens, created_at)
-        SELECT :'prefix' || g, 1, :'q', :'r', {TOKENS}, now() - interval '{STALE_AGE}'
-        FROM generate_series(1, {stale_sessions}) g;
-        ANALYZE llm.sessions; ANALYZE llm.turns;""", prefix=stale, **PAYLOAD)
-    checkpoint()
-    say(f"archive: {stale_sessions} stale sessions prefilled in {time.monotonic() - t0:.1f} s")
     variables = dict(PAYLOAD, prefix=live)
-    before = pgbench(LLM.append(PER_CLIENT), clients=clients, seconds=seconds, variables=variables)
-    say(f"archive: appends without archiving: {before.cell()} ms")
+    r["archive"] = {"prefilled": stale_sessions, "clients": clients, "runs": []}
+    for name, sql, label in ARCHIVERS:
+        stale = f"{RUN}stale-{name}-"
+        t0 = time.monotonic()
+        # Plain INSERTs as superuser, one turn each, counters consistent with it.
+        psql(f"""
+            INSERT INTO llm.sessions (session_id, agent_role, turn_count, total_tokens, created_at, last_query_at)
+            SELECT :'prefix' || g, 'bench', 1, {TOKENS}, now() - interval '{STALE_AGE}', now() - interval '{STALE_AGE}'
+            FROM generate_series(1, {stale_sessions}) g;
+            INSERT INTO llm.turns (session_id, seq, question, response, tokens, created_at)
+            SELECT :'prefix' || g, 1, :'q', :'r', {TOKENS}, now() - interval '{STALE_AGE}'
+            FROM generate_series(1, {stale_sessions}) g;
+            ANALYZE llm.sessions; ANALYZE llm.turns;""", prefix=stale, **PAYLOAD)
+        checkpoint()
+        say(f"archive ({name}): {stale_sessions} stale sessions prefilled in {time.monotonic() - t0:.1f} s")
+        if "before" not in r["archive"]:
+            before = pgbench(LLM.append(PER_CLIENT), clients=clients, seconds=seconds, variables=variables)
+            r["archive"]["before"] = before
+            say(f"archive: appends without archiving: {before.cell()} ms")
 
-    cmd = ["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1"] + (["-d", CONNINFO] if CONNINFO else []) + [
-        "-c", "SELECT extract(epoch FROM clock_timestamp())",
-        "-c", f"SELECT llm.cleanup_stale(interval '{STALE_CUTOFF}', 1000, 'archive')",
-        "-c", "SELECT extract(epoch FROM clock_timestamp())"]
-    cleanup = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    during = []
-    try:
-        while cleanup.poll() is None:
-            during.append(pgbench(LLM.append(PER_CLIENT), clients=clients, seconds=1, variables=variables))
-        out, err = cleanup.communicate()
-    finally:
-        if cleanup.poll() is None:
-            cleanup.terminate()
-            cleanup.wait()
-    if cleanup.returncode != 0:
-        raise BenchError(f"cleanup_stale failed: {err.strip()}")
-    start, archived, end = out.split()
-    start, end = float(start), float(end)
-    lat = [l for run in during for l, e in zip(run.latencies, run.ends) if start <= e <= end]
-    r["archive"] = {"before": before, "during": lat, "archived": int(archived), "seconds": end - start,
-                    "prefilled": stale_sessions, "clients": clients}
-    say(f"archive: {archived} sessions in {end - start:.1f} s; appends during: "
-        f"{pct(lat, 50) if lat else float('nan'):.2f} / {pct(lat, 99) if lat else float('nan'):.2f} ms")
-    psql("DELETE FROM llm.archived_sessions WHERE session_id LIKE :'prefix' || '%'", prefix=RUN)
+        cmd = ["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1"] + (["-d", CONNINFO] if CONNINFO else []) + [
+            "-c", "SELECT extract(epoch FROM clock_timestamp())",
+            "-c", sql.format(cutoff=STALE_CUTOFF),
+            "-c", "SELECT extract(epoch FROM clock_timestamp())"]
+        cleanup = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        during = []
+        try:
+            while cleanup.poll() is None:
+                during.append(pgbench(LLM.append(PER_CLIENT), clients=clients, seconds=1, variables=variables))
+            out, err = cleanup.communicate()
+        finally:
+            if cleanup.poll() is None:
+                cleanup.terminate()
+                cleanup.wait()
+        if cleanup.returncode != 0:
+            raise BenchError(f"{name} failed: {err.strip()}")
+        start, archived, end = out.split()
+        start, end = float(start), float(end)
+        lat = [l for run in during for l, e in zip(run.latencies, run.ends) if start <= e <= end]
+        r["archive"]["runs"].append({"name": name, "label": label, "during": lat, "archived": int(archived),
+                                     "seconds": end - start})
+        say(f"archive ({name}): {archived} sessions in {end - start:.1f} s; appends during: "
+            f"{pct(lat, 50) if lat else float('nan'):.2f} / {pct(lat, 99) if lat else float('nan'):.2f} ms")
+        psql("DELETE FROM llm.archived_sessions WHERE session_id LIKE :'prefix' || '%'", prefix=RUN)
 
 
 # --- the report -------------------------------------------------------------------------------------
@@ -573,11 +587,15 @@ def report(r, params):
     if a and "skipped" in a:
         L += ["### Archiving", "", f"Not measured: {a['skipped']}.", ""]
     elif a:
-        L += [f"### Appends ({a['clients']} clients, live sessions) while cleanup_stale archives "
-              f"{a['archived']:,} stale sessions in {a['seconds']:.1f} s", "",
-              "| | appends | p50 ms | p99 ms |", "|---|---:|---:|---:|",
-              f"| without archiving | {len(a['before'].latencies)} | {a['before'].p50:.2f} | {a['before'].p99:.2f} |",
-              f"| during archiving | {len(a['during'])} | {pct(a['during'], 50):.2f} | {pct(a['during'], 99):.2f} |", ""]
+        L += [f"### Appends ({a['clients']} clients, live sessions) while {a['prefilled']:,} stale one-turn sessions "
+              "are archived", "",
+              "| | archived | in s | appends | p50 ms | p99 ms |", "|---|---:|---:|---:|---:|---:|",
+              f"| without archiving | - | - | {len(a['before'].latencies)} | {a['before'].p50:.2f} | {a['before'].p99:.2f} |"]
+        for run in a["runs"]:
+            lat = run["during"]
+            L.append(f"| during {run['label']} | {run['archived']:,} | {run['seconds']:.1f} | {len(lat)} | "
+                     + (f"{pct(lat, 50):.2f} | {pct(lat, 99):.2f} |" if lat else "- | - |"))
+        L.append("")
 
     sw = r.get("swift")
     if sw:
@@ -616,9 +634,11 @@ def report(r, params):
     c20, c10k = r[("context", 20)].p50, r[("context", 10000)].p50
     target(T, "get_context on 10,000 turns within 1.5x of on 20", f"{c10k:.2f} vs {c20:.2f} ms = {c10k / c20:.2f}x",
            c10k / c20 <= 1.5)
-    if a and "skipped" not in a and a["during"]:
-        pd, pb = pct(a["during"], 99), a["before"].p99
-        target(T, "appends' p99 during archiving within 3x of without", f"{pd:.2f} vs {pb:.2f} ms = {pd / pb:.2f}x", pd / pb <= 3)
+    if a and "skipped" not in a and a["runs"][0]["during"]:
+        # The target is about archiving beside live traffic: the scheduled job's call (run_cleanup).
+        pd, pb = pct(a["runs"][0]["during"], 99), a["before"].p99
+        target(T, "appends' p99 during archiving (run_cleanup) within 3x of without",
+               f"{pd:.2f} vs {pb:.2f} ms = {pd / pb:.2f}x", pd / pb <= 3)
     if sw:
         for name, lat, run in pairs:
             q = pct(lat, 50) / run.p50
