@@ -30,13 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {   # check DESCRIPTION ACTUAL EXPECTED
-  if [ "$2" = "$3" ]; then
-    passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"
-  else
-    failed=$((failed + 1)); echo "not ok $((passed + failed)) - $1"; echo "#   got: '$2'"; echo "#   expected: '$3'"
-  fi
-}
+source "$LLM_ROOT/Tests/support/check.sh"   # check DESCRIPTION ACTUAL EXPECTED
 
 # qs SESSION SQL: runs SQL (read from stdin, so that psql substitutes :'sid') with sid set.
 qs() { printf '%s\n' "$2" | llm_psql -qAt -v sid="$1"; }

@@ -23,13 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-check() {   # check DESCRIPTION ACTUAL EXPECTED
-  if [ "$2" = "$3" ]; then
-    passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"
-  else
-    failed=$((failed + 1)); echo "not ok $((passed + failed)) - $1"; echo "#   got: '$2'"; echo "#   expected: '$3'"
-  fi
-}
+source "$LLM_ROOT/Tests/support/check.sh"   # check DESCRIPTION ACTUAL EXPECTED
 
 # One session both listens and writes: psql prints the notifications it received
 # after each command, so what it prints after a COMMIT is what listeners get.

@@ -41,13 +41,7 @@ SQL
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-check() {   # check DESCRIPTION ACTUAL EXPECTED
-  if [ "$2" = "$3" ]; then
-    passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"
-  else
-    failed=$((failed + 1)); echo "not ok $((passed + failed)) - $1"; echo "#   got: '$2'"; echo "#   expected: '$3'"
-  fi
-}
+source "$LLM_ROOT/Tests/support/check.sh"   # check DESCRIPTION ACTUAL EXPECTED
 
 # The connection string of the same server for another user: the last user= wins.
 conninfo_for() {

@@ -73,13 +73,7 @@ SQL
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-check() {   # check DESCRIPTION ACTUAL EXPECTED
-  if [ "$2" = "$3" ]; then
-    passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"
-  else
-    failed=$((failed + 1)); echo "not ok $((passed + failed)) - $1"; echo "#   got: '$2'"; echo "#   expected: '$3'"
-  fi
-}
+source "$LLM_ROOT/Tests/support/check.sh"   # check DESCRIPTION ACTUAL EXPECTED
 
 # sqlstate SQL: runs SQL in one psql that stops at the first error; prints that error's
 # SQLSTATE, or 00000 when everything ran.

@@ -26,13 +26,7 @@ drop_scratch() { llm_psql -q -c "DROP DATABASE IF EXISTS $SCRATCH WITH (FORCE)" 
 cleanup() { drop_scratch || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-check() {   # check DESCRIPTION ACTUAL EXPECTED
-  if [ "$2" = "$3" ]; then
-    passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"
-  else
-    failed=$((failed + 1)); echo "not ok $((passed + failed)) - $1"; echo "#   got: '$2'"; echo "#   expected: '$3'"
-  fi
-}
+source "$LLM_ROOT/Tests/support/check.sh"   # check DESCRIPTION ACTUAL EXPECTED
 sq() { psql -X -qAt -v ON_ERROR_STOP=1 -d "$scratch_url" -c "$1"; }
 migrate() { DATABASE_URL="$scratch_url" timeout "$TIME_LIMIT" scripts/migrate.sh; }
 

@@ -12,13 +12,7 @@ failed=0
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-check() {   # check DESCRIPTION ACTUAL EXPECTED
-  if [ "$2" = "$3" ]; then
-    passed=$((passed + 1)); echo "ok $((passed + failed)) - $1"
-  else
-    failed=$((failed + 1)); echo "not ok $((passed + failed)) - $1"; echo "#   got: '$2'"; echo "#   expected: '$3'"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../../support/check.sh"   # check DESCRIPTION ACTUAL EXPECTED
 
 finish() {
   echo "$passed passed, $failed failed"
