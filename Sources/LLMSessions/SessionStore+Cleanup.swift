@@ -21,27 +21,29 @@ extension SessionStore {
         return CleanupResult(removed: removed, maxIdle: maxIdle, policy: policy)
     }
 
-    /// Archives or deletes what `cleanupStale` would, but commits every batch of `batchSize`
-    /// sessions on its own and pauses after each, so that it works at most `busyShare` of the
-    /// time: the cleanup to run beside live traffic (`CALL llm.run_cleanup`). Requires `llm_admin`.
+    /// Archives or deletes what `cleanupStale` would, but commits every batch on its own and
+    /// pauses after each, so that it works at most `busyShare` of the time, in short bursts: the
+    /// cleanup to run beside live traffic (`CALL llm.run_cleanup`). Requires `llm_admin`.
     ///
     /// `cleanupStale` runs all its batches in one transaction, which holds back the cleanup of
     /// every row live sessions update meanwhile and makes their appends wait; this never keeps a
-    /// transaction open for longer than one batch. It takes longer in all: after a batch that took
-    /// `t`, it rests `t * (1 / busyShare - 1)` (as long again at 0.5, not at all at 1), holding one
-    /// of the store's connections all along. A failing batch (or a lost connection) leaves the
-    /// batches before it done.
+    /// transaction open for longer than one batch. The server sizes each batch to work about
+    /// 1 ms (from one session, growing at most twofold per batch, at most `batchSize`): a longer
+    /// burst keeps the live calls that arrive meanwhile waiting for a CPU. It takes longer in all:
+    /// after a batch that took `t`, it rests `t * (1 / busyShare - 1)` (as long again at 0.5, not
+    /// at all at 1), holding one of the store's connections all along. A failing batch (or a lost
+    /// connection) leaves the batches before it done.
     ///
     /// - Parameters:
-    ///   - batchSize: sessions per committed batch; small (the default 50, as in `llm.run_cleanup`)
-    ///     keeps each commit short.
+    ///   - batchSize: the most sessions one committed batch takes (the default 1000, as in
+    ///     `llm.run_cleanup`; batches are sized by time below it).
     ///   - policy: `.archive` (the default, as in `llm.run_cleanup`) keeps them in the archive,
     ///     whence `restoreSession` brings one back; `.delete` removes them for good.
-    ///   - busyShare: the share of the time spent working, more than 0 and at most 1.
+    ///   - busyShare: the share of the time spent working, 0.01 to 1.
     /// - Throws: `.invalidArgument` when `maxIdle` is not positive, `batchSize` is outside
-    ///   1...100000 or `busyShare` is outside 0 < busyShare <= 1.
+    ///   1...100000 or `busyShare` is outside 0.01...1.
     public func runCleanup(
-        maxIdle: Duration = .seconds(3600), batchSize: Int = 50, policy: CleanupPolicy = .archive,
+        maxIdle: Duration = .seconds(3600), batchSize: Int = 1000, policy: CleanupPolicy = .archive,
         busyShare: Double = 0.5
     ) async throws -> CleanupResult {
         var bind = Bind()

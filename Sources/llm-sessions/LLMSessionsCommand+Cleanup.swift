@@ -14,10 +14,11 @@ extension LLMSessionsCommand {
 
                 Without --paced, every batch runs in one transaction (llm.cleanup_stale): all or \
                 nothing, and quickest. With --paced (llm.run_cleanup), each batch is committed on \
-                its own and followed by a pause, so that the cleanup works at most --busy-share \
-                of the time: slower, but made to run beside live traffic, whose appends a long \
-                cleanup transaction slows down. An error in a paced cleanup leaves the batches \
-                before it done.
+                its own, sized to work about 1 ms (at most --batch-size sessions) and followed by \
+                a pause, so that the cleanup works at most --busy-share of the time, in bursts \
+                too short to keep live calls waiting: slower, but made to run beside live \
+                traffic, whose appends a long cleanup transaction slows down. An error in a paced \
+                cleanup leaves the batches before it done.
                 """)
 
         @OptionGroup var connection: ConnectionOptions
@@ -27,7 +28,7 @@ extension LLMSessionsCommand {
         var maxIdle = IdleDuration(seconds: 3600)
 
         @Option(name: .customLong("batch-size"), help: ArgumentHelp(
-            "Sessions removed per statement (with --paced: per committed batch), 1...100000 (default: 1000; 50 with --paced).",
+            "Sessions removed per statement (with --paced: at most, per committed batch), 1...100000 (default: 1000).",
             valueName: "n"))
         var batchSize: Int?
 
@@ -38,12 +39,12 @@ extension LLMSessionsCommand {
         var paced = false
 
         @Option(name: .customLong("busy-share"), help: ArgumentHelp(
-            "With --paced: the share of the time spent working, more than 0 and at most 1 (default: 0.5, pausing as long as each batch took).",
+            "With --paced: the share of the time spent working, 0.01 to 1 (default: 0.5, pausing as long as each batch took).",
             valueName: "x"))
         var busyShare: Double?
 
-        /// The batch size used: the option, else the default of the SQL that runs.
-        var effectiveBatchSize: Int { batchSize ?? (paced ? 50 : 1000) }
+        /// The batch size used: the option, else the default of the SQL that runs (the same for both).
+        var effectiveBatchSize: Int { batchSize ?? 1000 }
 
         func validate() throws {
             guard (1...100_000).contains(effectiveBatchSize) else {
@@ -53,8 +54,8 @@ extension LLMSessionsCommand {
             if let busyShare {
                 guard paced else { throw ValidationError("--busy-share applies only with --paced") }
                 // Written so that NaN fails too.
-                guard busyShare > 0, busyShare <= 1 else {
-                    throw ValidationError("--busy-share must be more than 0 and at most 1, got \(busyShare)")
+                guard busyShare >= 0.01, busyShare <= 1 else {
+                    throw ValidationError("--busy-share must be between 0.01 and 1, got \(busyShare)")
                 }
             }
         }
@@ -75,7 +76,7 @@ extension LLMSessionsCommand {
                     paced: paced, busyShare: busyShare))
             } else {
                 let verb = policy == .archive ? "archived" : "removed"
-                let pacing = busyShare.map { ", paced (batches of \(effectiveBatchSize), busy share \($0))" } ?? ""
+                let pacing = busyShare.map { ", paced (batches of at most \(effectiveBatchSize), busy share \($0))" } ?? ""
                 print("\(verb) \(plural(result.removed, "stale session")) idle longer than \(maxIdle)\(pacing)")
             }
         }

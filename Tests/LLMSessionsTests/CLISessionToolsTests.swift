@@ -240,7 +240,7 @@ struct CLISessionToolsTests {
                 let cleanup = try CLI.run(["cleanup", "--paced", "--busy-share", "1", "--policy", "archive", "--max-idle", maxIdle])
                 #expect(cleanup.status == 0, "\(cleanup)")
                 #expect(cleanup.stdout.hasPrefix("archived "), "\(cleanup)")
-                #expect(cleanup.stdout.contains("paced (batches of 50, busy share 1.0)"), "\(cleanup)")
+                #expect(cleanup.stdout.contains("paced (batches of at most 1000, busy share 1.0)"), "\(cleanup)")
                 return try await TestDatabase.isArchived(id)
             }
             #expect(archived, "the paced cleanup did not archive the stale session")

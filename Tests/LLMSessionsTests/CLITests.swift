@@ -197,6 +197,7 @@ struct CLITests {
         ["cleanup", "--paced", "--batch-size", "100001"],
         ["cleanup", "--busy-share", "0.5"],
         ["cleanup", "--paced", "--busy-share", "0"],
+        ["cleanup", "--paced", "--busy-share", "0.005"],
         ["cleanup", "--paced", "--busy-share", "1.5"],
         ["cleanup", "--paced", "--busy-share", "nan"],
         ["schedule", "--cron", " "],

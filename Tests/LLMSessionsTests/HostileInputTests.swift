@@ -284,7 +284,7 @@ struct HostileInputTests {
         ("max_idle -1 hour", "max_idle must be a positive interval, not -01:00:00", { s, _ in _ = try await s.cleanupStale(maxIdle: .seconds(-3600)) }),
         ("run_cleanup max_idle -1 hour", "max_idle must be a positive interval, not -01:00:00",
          { s, _ in _ = try await s.runCleanup(maxIdle: .seconds(-3600)) }),
-        ("busy_share 0", "busy_share must be more than 0 and at most 1, not 0", { s, _ in _ = try await s.runCleanup(busyShare: 0) }),
+        ("busy_share 0", "busy_share must be between 0.01 and 1, not 0", { s, _ in _ = try await s.runCleanup(busyShare: 0) }),
         ("older_than -1 day", "older_than must be an interval of zero or more, not -24:00:00",
          { s, _ in _ = try await s.purgeArchive(olderThan: .seconds(-86_400)) }),
         ("index batch_size 0", "batch_size must be between 1 and 100000, not 0", { s, _ in _ = try await s.indexTurns(batchSize: 0) }),

@@ -60,6 +60,7 @@ struct MaintenanceTests {
 
     @Test("runCleanup refuses a bad busyShare, maxIdle or batch size with invalidArgument, before any work", arguments: [
         (Duration.seconds(3600), 50, 0.0, "busy_share"), (.seconds(3600), 50, -0.5, "busy_share"),
+        (.seconds(3600), 50, 0.005, "busy_share"),
         (.seconds(3600), 50, 1.5, "busy_share"), (.seconds(3600), 50, Double.nan, "busy_share"),
         (.seconds(3600), 50, Double.infinity, "busy_share"), (.seconds(0), 50, 0.5, "max_idle"),
         (.seconds(-5), 50, 0.5, "max_idle"), (.seconds(3600), 0, 0.5, "batch_size"), (.seconds(3600), 100_001, 0.5, "batch_size"),

@@ -2,11 +2,13 @@
 # CALL llm.run_cleanup, the cleanup that commits after every batch (a pgTAP test runs in one
 # transaction, in which a procedure cannot COMMIT: hence a shell test):
 #   1. refusals change nothing: inside BEGIN it fails with 2D000 (invalid transaction
-#      termination) before any batch; a busy_share of 0, -1, 1.5, NaN or NULL, a max_idle
-#      of 0 and an unknown policy fail with 22023;
-#   2. policy 'archive': 237 stale sessions in batches of 20 (the last one short) are all
-#      archived with their turns, byte for byte, one event per batch; removed = 237; a
-#      pinned stale session and fresh ones are left alone;
+#      termination) at its first COMMIT, and the batch rolls back with the transaction; a
+#      busy_share of 0, 0.005, -1, 1.5, NaN or NULL, a max_idle of 0, an unknown policy and
+#      a batch_size of 0 fail with 22023, inside BEGIN too;
+#   2. policy 'archive': 237 stale sessions in batches of at most 20 are all archived with
+#      their turns, byte for byte, one event per batch; the batches are sized by time: the
+#      first takes one session, none grows more than twofold; removed = 237; a pinned
+#      stale session and fresh ones are left alone;
 #   3. policy 'delete' deletes, with the turns, and archives nothing;
 #   4. beside live traffic: while it runs with a small busy_share, pgbench appends to live
 #      sessions from other connections; every append succeeds and is stored, appends
@@ -26,15 +28,15 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 
 AGE='33 years'        # how long the stale sessions are idle
 MAX_IDLE='32 years'   # what the cleanups here take
-STALE=237             # archived in batches of BATCH: the last batch is short
+STALE=237             # archived in batches of at most BATCH
 BATCH=20
 DELETED=45
-LOAD_STALE=300        # archived beside the appends, in batches of LOAD_BATCH
+LOAD_STALE=300        # archived beside the appends, in batches of at most LOAD_BATCH
 LOAD_BATCH=5
 LOAD_BUSY_SHARE=0.1
 LOAD_CLIENTS=4
 LOAD_SECONDS=12       # pgbench runs this long; the cleanup starts a second in
-CRON_STALE=120        # the pg_cron job's default batch is 50: three batches
+CRON_STALE=120        # the pg_cron job's batches: sized by time, from one session up
 CRON_WAIT=75          # seconds, at most, for pg_cron to run the job
 TIME_LIMIT=120        # seconds, per psql or pgbench run
 
@@ -148,13 +150,21 @@ check "after a statement in the same transaction block too" \
 SELECT 1;
 CALL llm.run_cleanup(:'max_idle'::interval, $BATCH, 'archive', 1);")" 2D000
 check "and nothing changed" "$(live stale) $(archived stale) $(survivors)" "$state_before"
-for share in 0 -1 1.5 "'NaN'" NULL; do
+for share in 0 0.005 -1 1.5 "'NaN'" NULL; do
   check "busy_share $share: 22023" "$(sqlstate "CALL llm.run_cleanup(:'max_idle'::interval, $BATCH, 'archive', $share);")" 22023
   check "busy_share $share: nothing changed" "$(live stale) $(archived stale) $(survivors)" "$state_before"
 done
 check "max_idle 0: 22023 (from the first batch)" "$(sqlstate "CALL llm.run_cleanup('0', $BATCH, 'archive', 1);")" 22023
 check "policy 'keep': 22023" "$(sqlstate "CALL llm.run_cleanup(:'max_idle'::interval, $BATCH, 'keep', 1);")" 22023
 check "batch_size 0: 22023" "$(sqlstate "CALL llm.run_cleanup(:'max_idle'::interval, 0, 'archive', 1);")" 22023
+check "and nothing changed" "$(live stale) $(archived stale) $(survivors)" "$state_before"
+# Inside BEGIN the arguments are checked before the first COMMIT: the error says what is wrong.
+check "inside BEGIN, max_idle 0: 22023, not 2D000" "$(sqlstate "BEGIN;
+CALL llm.run_cleanup('0', $BATCH, 'archive', 1);")" 22023
+check "inside BEGIN, policy 'keep': 22023" "$(sqlstate "BEGIN;
+CALL llm.run_cleanup(:'max_idle'::interval, $BATCH, 'keep', 1);")" 22023
+check "inside BEGIN, busy_share 0: 22023" "$(sqlstate "BEGIN;
+CALL llm.run_cleanup(:'max_idle'::interval, $BATCH, 'archive', 0);")" 22023
 check "and nothing changed" "$(live stale) $(archived stale) $(survivors)" "$state_before"
 
 # --- 2. Archive -------------------------------------------------------------------------
@@ -175,11 +185,16 @@ check "the archived counters equal the archived turns" \
              LATERAL (SELECT count(*) AS n, COALESCE(sum(t.tokens), 0) AS tokens FROM llm.archived_turns t WHERE t.session_id = a.session_id) c
            WHERE starts_with(a.session_id, :'p') AND (a.turn_count <> c.n OR a.total_tokens <> c.tokens)")" 0
 check "the pinned stale session, the fresh ones and the one a day short of max_idle are untouched" "$(survivors)" "$kept"
-full=$((STALE / BATCH)); rest=$((STALE % BATCH))
-check "one archive event per batch: $full of $BATCH and one of $rest" \
-  "$(sed -n 's/^Asynchronous notification "llm_sessions" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' "$work/archive.out" |
-     python3 -c 'import json,sys; print(" ".join(str(e["count"]) for e in map(json.loads, sys.stdin) if e["event"] == "archive" and e["session_id"] is None))')" \
-  "$(printf "$BATCH %.0s" $(seq "$full"))$rest"
+# The events' counts are the batches' sizes: sized by time, so not known in advance, but
+# bounded: the first takes one session, each at most twice the one before and at most BATCH.
+batches=$(sed -n 's/^Asynchronous notification "llm_sessions" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' "$work/archive.out" |
+  python3 -c 'import json,sys; print(" ".join(str(e["count"]) for e in map(json.loads, sys.stdin) if e["event"] == "archive" and e["session_id"] is None))')
+echo "# batch sizes: $batches"
+check "one archive event per batch, whose counts add up to $STALE" "$(awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }' <<<"$batches")" "$STALE"
+check "the first batch takes one session" "$(awk '{ print $1 }' <<<"$batches")" 1
+check "no batch exceeds $BATCH, none grows more than twofold" \
+  "$(awk -v max="$BATCH" '{ ok = 1; for (i = 1; i <= NF; i++) { if ($i > max || $i < 1 || (i > 1 && $i > 2 * $(i - 1))) ok = 0 } print ok }' <<<"$batches")" 1
+check "more than one batch of the $STALE ($BATCH at most each)" "$(awk -v n="$STALE" -v max="$BATCH" '{ print (NF >= n / max) }' <<<"$batches")" 1
 check "a second run finds nothing" "$(q -c "CALL llm.run_cleanup(:'max_idle'::interval, $BATCH, 'archive', 1)")" 0
 
 # --- 3. Delete --------------------------------------------------------------------------
@@ -213,7 +228,7 @@ done
 cleanup_rc=0; wait "$cleanup_pid" || cleanup_rc=$?
 cleanup_end=$(date +%s.%N)
 bench_rc=0; wait "$bench_pid" || bench_rc=$?; bench_pid=""
-check "under load: CALL run_cleanup (busy_share $LOAD_BUSY_SHARE, batches of $LOAD_BATCH) succeeds" "$cleanup_rc" 0
+check "under load: CALL run_cleanup (busy_share $LOAD_BUSY_SHARE, batches of at most $LOAD_BATCH) succeeds" "$cleanup_rc" 0
 check "and returns removed = $LOAD_STALE" "$(cat "$work/load_cleanup.out")" "$LOAD_STALE"
 check "all $LOAD_STALE are archived" "$(archived load) $(live load)" "$LOAD_STALE 0"
 check "another connection saw the archive part-filled while it ran: committed batch by batch" \
@@ -273,7 +288,7 @@ if [ "$(q -c "SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron'")" = 1
     sleep 1
   done
   check "pg_cron ran the job within $CRON_WAIT s, and it succeeded" "$run" "succeeded|CALL"
-  check "it archived the $CRON_STALE stale sessions (three batches of the default 50)" "$(archived cron) $(live cron)" "$CRON_STALE 0"
+  check "it archived the $CRON_STALE stale sessions (in batches sized by time)" "$(archived cron) $(live cron)" "$CRON_STALE 0"
   check "with their turns" "$(turns_md5 archived_turns cron)" "$cron_turns"
   check "and left the pinned, fresh and almost stale sessions alone" "$(survivors)" "$kept"
   restore_cron

@@ -16,7 +16,7 @@
 -- text); they run, and their failures are reported as TODO rather than failing the suite.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 \ir support/helpers.psql
-SELECT plan(345);
+SELECT plan(353);
 
 -- Checksum of every row of every table of schema llm, and of cron.job when pg_cron is installed.
 CREATE FUNCTION pg_temp.checksum_all() RETURNS text
@@ -171,15 +171,20 @@ INSERT INTO bad_input (fn, label, sql, sqlstate, message, as_role, todo, todo_te
 ('cleanup_stale', 'injection as policy', $$SELECT llm.cleanup_stale('1 hour', 10, $i$archive'; DROP TABLE llm.sessions; --$i$)$$, '22023', $m$policy must be 'archive' or 'delete', not 'archive''; DROP TABLE llm.sessions; --'$m$, NULL, NULL, 1),
 ('cleanup_stale', 'called by llm_app', $$SELECT llm.cleanup_stale()$$, '42501', 'permission denied for function cleanup_stale', 'llm_app', NULL, 1),
 -- run_cleanup: a procedure that commits, so here (inside the suite's transaction) a call
--- that passes its own busy_share check stops at its first COMMIT, before any batch.
-('run_cleanup', 'busy_share 0', $$CALL llm.run_cleanup('1 hour', 10, 'archive', 0)$$, '22023', 'busy_share must be more than 0 and at most 1, not 0', NULL, NULL, 1),
-('run_cleanup', 'busy_share -0.5', $$CALL llm.run_cleanup('1 hour', 10, 'archive', -0.5)$$, '22023', 'busy_share must be more than 0 and at most 1, not -0.5', NULL, NULL, 1),
-('run_cleanup', 'busy_share 1.5', $$CALL llm.run_cleanup('1 hour', 10, 'archive', 1.5)$$, '22023', 'busy_share must be more than 0 and at most 1, not 1.5', NULL, NULL, 1),
-('run_cleanup', 'busy_share NaN', $$CALL llm.run_cleanup(busy_share => 'NaN')$$, '22023', 'busy_share must be more than 0 and at most 1, not NaN', NULL, NULL, 1),
-('run_cleanup', 'busy_share Infinity', $$CALL llm.run_cleanup(busy_share => 'Infinity')$$, '22023', 'busy_share must be more than 0 and at most 1, not Infinity', NULL, NULL, 1),
-('run_cleanup', 'busy_share NULL', $$CALL llm.run_cleanup(busy_share => NULL)$$, '22023', 'busy_share must be more than 0 and at most 1, not NULL', NULL, NULL, 1),
+-- with good arguments stops at its first COMMIT, and its first batch rolls back with the
+-- transaction; bad arguments are refused before it, with what is wrong.
+('run_cleanup', 'busy_share 0', $$CALL llm.run_cleanup('1 hour', 10, 'archive', 0)$$, '22023', 'busy_share must be between 0.01 and 1, not 0', NULL, NULL, 1),
+('run_cleanup', 'busy_share -0.5', $$CALL llm.run_cleanup('1 hour', 10, 'archive', -0.5)$$, '22023', 'busy_share must be between 0.01 and 1, not -0.5', NULL, NULL, 1),
+('run_cleanup', 'busy_share 0.001 (it would rest 999 times as long as it works)', $$CALL llm.run_cleanup('1 hour', 10, 'archive', 0.001)$$, '22023', 'busy_share must be between 0.01 and 1, not 0.001', NULL, NULL, 1),
+('run_cleanup', 'max_idle 0', $$CALL llm.run_cleanup('0')$$, '22023', 'max_idle must be a positive interval, not 00:00:00', NULL, NULL, 1),
+('run_cleanup', 'batch_size 0', $$CALL llm.run_cleanup('1 hour', 0)$$, '22023', 'batch_size must be between 1 and 100000, not 0', NULL, NULL, 1),
+('run_cleanup', 'busy_share 1.5', $$CALL llm.run_cleanup('1 hour', 10, 'archive', 1.5)$$, '22023', 'busy_share must be between 0.01 and 1, not 1.5', NULL, NULL, 1),
+('run_cleanup', 'busy_share NaN', $$CALL llm.run_cleanup(busy_share => 'NaN')$$, '22023', 'busy_share must be between 0.01 and 1, not NaN', NULL, NULL, 1),
+('run_cleanup', 'busy_share Infinity', $$CALL llm.run_cleanup(busy_share => 'Infinity')$$, '22023', 'busy_share must be between 0.01 and 1, not Infinity', NULL, NULL, 1),
+('run_cleanup', 'busy_share NULL', $$CALL llm.run_cleanup(busy_share => NULL)$$, '22023', 'busy_share must be between 0.01 and 1, not NULL', NULL, NULL, 1),
 ('run_cleanup', 'busy_share not a number', $$CALL llm.run_cleanup('1 hour', 10, 'archive', 'half')$$, '22P02', 'invalid input syntax for type double precision: "half"', NULL, NULL, 1),
-('run_cleanup', 'injection as policy, inside a transaction block', $$CALL llm.run_cleanup('1 hour', 10, $i$archive'; DROP TABLE llm.sessions; --$i$)$$, '2D000', 'invalid transaction termination', NULL, NULL, 1),
+('run_cleanup', 'injection as policy', $$CALL llm.run_cleanup('1 hour', 10, $i$archive'; DROP TABLE llm.sessions; --$i$)$$, '22023', $m$policy must be 'archive' or 'delete', not 'archive''; DROP TABLE llm.sessions; --'$m$, NULL, NULL, 1),
+('run_cleanup', 'good arguments, inside a transaction block', $$CALL llm.run_cleanup('1 hour', 10, 'archive')$$, '2D000', 'invalid transaction termination', NULL, NULL, 1),
 ('run_cleanup', 'called by llm_app', $$CALL llm.run_cleanup()$$, '42501', 'permission denied for procedure run_cleanup', 'llm_app', NULL, 1),
 -- schedule_cleanup
 ('schedule_cleanup', 'schedule NULL', $$SELECT llm.schedule_cleanup(NULL)$$, '22023', 'schedule must not be NULL', NULL, NULL, 1),

@@ -53,8 +53,9 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedu
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
            WHERE p.pronamespace = 'llm'::regnamespace AND p.proname LIKE '\_%'
              AND has_function_privilege('llm_admin', p.oid, 'EXECUTE')),
-  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text)'],
-  'of the internal functions, llm_admin may execute only _cleanup_batch, the batch of run_cleanup');
+  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text)',
+        'llm._cleanup_pace(double precision,integer,integer,timestamp with time zone)'],
+  'of the internal functions, llm_admin may execute only _cleanup_batch and _cleanup_pace, the batch and the pacing of run_cleanup');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text || ':' || has_function_privilege('llm_app', p.oid, 'EXECUTE')
                             || ':' || has_function_privilege('llm_admin', p.oid, 'EXECUTE') ORDER BY p.oid::regprocedure::text)
            FROM pg_proc p WHERE p.pronamespace = 'llm'::regnamespace AND p.prokind = 'p'),
@@ -68,16 +69,17 @@ FROM api JOIN pg_proc p ON p.oid = api.fn ORDER BY fn::text;
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
            WHERE p.pronamespace = 'llm'::regnamespace AND p.prosecdef
              AND NOT (p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']
-                      AND p.proconfig <@ ARRAY['search_path=pg_catalog, pg_temp', 'enable_seqscan=off'])),
-  NULL, 'every SECURITY DEFINER function of schema llm pins search_path to pg_catalog, pg_temp (and sets at most enable_seqscan besides)');
+                      AND p.proconfig <@ ARRAY['search_path=pg_catalog, pg_temp', 'enable_seqscan=off', 'plan_cache_mode=force_generic_plan'])),
+  NULL, 'every SECURITY DEFINER function of schema llm pins search_path to pg_catalog, pg_temp (and sets at most enable_seqscan and plan_cache_mode besides)');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text || ' ' || array_to_string(p.proconfig, '; ') ORDER BY p.oid::regprocedure::text)
-           FROM pg_proc p WHERE p.pronamespace = 'llm'::regnamespace AND p.proconfig && ARRAY['enable_seqscan=off']),
-  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text) search_path=pg_catalog, pg_temp; enable_seqscan=off'],
-  'only _cleanup_batch turns sequential scans off, with its search_path pinned too');
+           FROM pg_proc p WHERE p.pronamespace = 'llm'::regnamespace AND p.proconfig && ARRAY['enable_seqscan=off', 'plan_cache_mode=force_generic_plan']),
+  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text) search_path=pg_catalog, pg_temp; enable_seqscan=off; plan_cache_mode=force_generic_plan'],
+  'only _cleanup_batch turns sequential scans off and keeps generic plans, with its search_path pinned too');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
            WHERE p.pronamespace = 'llm'::regnamespace AND p.proname LIKE '\_%' AND p.prosecdef),
-  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text)'],
-  'the only internal SECURITY DEFINER function is _cleanup_batch (run_cleanup cannot be one, so its batch is)');
+  ARRAY['llm._cleanup_batch(interval,integer,text,timestamp with time zone,timestamp with time zone,text)',
+        'llm._cleanup_pace(double precision,integer,integer,timestamp with time zone)'],
+  'the only internal SECURITY DEFINER functions are _cleanup_batch and _cleanup_pace (run_cleanup cannot be one, so its parts are)');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text) FROM pg_proc p
            WHERE p.pronamespace = 'llm'::regnamespace AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
              AND (p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'sql') OR p.proname NOT LIKE '\_%')),
@@ -166,10 +168,10 @@ SELECT lives_ok($$SELECT llm.stats()$$, 'llm_admin runs stats');
 SELECT lives_ok($$SELECT * FROM llm._cleanup_batch(interval '100 years', 10, 'archive', now(), NULL, NULL)$$,
   'llm_admin runs a cleanup batch (what run_cleanup does with its rights)');
 -- run_cleanup commits, which this test's transaction cannot: reaching its COMMIT is as far as it gets here.
-SELECT throws_ok($$CALL llm.run_cleanup(busy_share => 0)$$, '22023', 'busy_share must be more than 0 and at most 1, not 0',
-  'llm_admin calls run_cleanup (which checks its busy_share)');
+SELECT throws_ok($$CALL llm.run_cleanup(busy_share => 0)$$, '22023', 'busy_share must be between 0.01 and 1, not 0',
+  'llm_admin calls run_cleanup (which checks its busy_share through _cleanup_pace)');
 SELECT throws_ok($$CALL llm.run_cleanup(interval '100 years')$$, '2D000', 'invalid transaction termination',
-  'and gets as far as its first COMMIT, which a transaction block refuses');
+  'and runs its first batch as far as the COMMIT after it, which a transaction block refuses');
 SELECT lives_ok($$SELECT llm.get_session('tap_pv_app'), llm.append_turn('tap_pv_app', 'q', 'r')$$, 'llm_admin may use the session API too');
 SELECT is((SELECT count(*) FROM llm.turns WHERE session_id = 'tap_pv_app'), 2::bigint, 'llm_admin reads llm.turns');
 SELECT is((SELECT turn_count FROM llm.sessions WHERE session_id = 'tap_pv_app'), 2, 'llm_admin reads llm.sessions');

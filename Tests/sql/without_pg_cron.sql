@@ -16,7 +16,7 @@ SELECT throws_ok($$SELECT llm.schedule_cleanup('not a cron', interval '-1 hour')
 
 CREATE TEMP TABLE err AS SELECT pg_temp.error_of($$SELECT llm.schedule_cleanup('*/5 * * * *')$$) AS e;
 SELECT matches(e->>'hint', 'system cron', 'the hint offers system cron instead') FROM err;
-SELECT matches(e->>'hint', 'SELECT llm\.cleanup_stale\(policy => ''archive''\)', 'with the statement to run') FROM err;
+SELECT matches(e->>'hint', 'psql "\$DATABASE_URL" -c "CALL llm\.run_cleanup\(\)"', 'with the statement to run: the paced cleanup, in autocommit') FROM err;
 SELECT matches(e->>'hint', '\*/15 \* \* \* \*', 'and a crontab schedule') FROM err;
 SELECT matches(e->>'hint', 'shared_preload_libraries = ''pg_cron''', 'the hint says how to install pg_cron') FROM err;
 SELECT matches(e->>'hint', 'cron\.database_name = ''' || current_database() || '''', 'for this database') FROM err;

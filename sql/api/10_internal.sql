@@ -184,17 +184,23 @@ $$;
 -- event identical to one already sent by the same transaction.
 -- Only while someone listens through llm.listen_events(): a NOTIFY serialises the
 -- commits of every notifying transaction of the database (see Migrations/0003).
+-- PL/pgSQL, not LANGUAGE sql: a SQL function with a SET clause is parsed and planned
+-- again on every call, and this one runs in every write and every cleanup batch.
 CREATE OR REPLACE FUNCTION llm._notify(
   event text, session_id text, agent_role text, seq integer DEFAULT NULL, count bigint DEFAULT NULL)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT pg_catalog.pg_notify('llm_sessions', (
-    pg_catalog.jsonb_build_object('event', event, 'session_id', session_id, 'agent_role', agent_role, 'seq', seq)
-    OPERATOR(pg_catalog.||)
-    CASE WHEN count IS NULL THEN '{}'::jsonb ELSE pg_catalog.jsonb_build_object('count', count) END)::text)
-  WHERE EXISTS (SELECT FROM llm.event_listeners)
+BEGIN
+  IF EXISTS (SELECT FROM llm.event_listeners) THEN
+    PERFORM pg_catalog.pg_notify('llm_sessions', (
+      pg_catalog.jsonb_build_object('event', _notify.event, 'session_id', _notify.session_id,
+                                    'agent_role', _notify.agent_role, 'seq', _notify.seq)
+      OPERATOR(pg_catalog.||)
+      CASE WHEN _notify.count IS NULL THEN '{}'::jsonb ELSE pg_catalog.jsonb_build_object('count', _notify.count) END)::text);
+  END IF;
+END;
 $$;
 
 -- Raises unique_violation (23505) when the id belongs to an archived session: an id

@@ -26,28 +26,15 @@ BEGIN
 END;
 $$;
 
--- The next batch of cleanup candidates: at most batch_size unpinned sessions idle
--- since before cutoff, oldest first, after the keyset (after_time, after_id) of the
--- previous batch. The keyset matters: the batches of one cleanup run in one
--- transaction, and its own deleted rows stay in the index until it ends, so
--- starting every batch from the oldest made a large cleanup quadratic (100,000
--- stale sessions: each batch stepped over every session already removed).
-DROP FUNCTION IF EXISTS llm._stale_candidates(timestamptz, integer);
-CREATE OR REPLACE FUNCTION llm._stale_candidates(
-  cutoff timestamptz, batch_size integer, after_time timestamptz, after_id text,
-  OUT session_ids text[], OUT last_time timestamptz, OUT last_id text)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT COALESCE(array_agg(c.session_id ORDER BY c.last_query_at, c.session_id), '{}'),
-         (array_agg(c.last_query_at ORDER BY c.last_query_at DESC, c.session_id DESC))[1],
-         (array_agg(c.session_id ORDER BY c.last_query_at DESC, c.session_id DESC))[1]
-  FROM (SELECT s.session_id, s.last_query_at FROM llm.sessions s
-        WHERE s.last_query_at < cutoff AND NOT s.pinned
-          AND (s.last_query_at, s.session_id) > (after_time, after_id)
-        ORDER BY s.last_query_at, s.session_id
-        LIMIT batch_size) c
-$$;
+-- The candidates are read by _cleanup_batch itself: a LANGUAGE sql helper with a SET
+-- clause is parsed and planned anew on every call (a quarter of a small batch's time).
+DO $drop$
+BEGIN
+  IF to_regprocedure('llm._stale_candidates(timestamptz, integer, timestamptz, text)') IS NOT NULL THEN
+    DROP FUNCTION llm._stale_candidates(timestamptz, integer, timestamptz, text);
+  END IF;
+END
+$drop$;
 
 -- One batch of cleanup, the unit that cleanup_stale repeats in one transaction
 -- and run_cleanup commits one by one: removes (policy 'delete') or archives
@@ -70,6 +57,9 @@ $$;
 -- ids as a sequential scan of the whole sessions table, in every batch (100,000
 -- stale sessions among 100,000 live ones: 100 scans of the table, most of a
 -- cleanup's time). Off, it uses the primary key whatever the table's statistics.
+-- And its plans are generic, made once per connection: a custom plan per batch
+-- cost a small batch more time than its work (batches of 1 session: 0.9 ms each,
+-- most of it in the planner), and the paced cleanup runs many small batches.
 --
 -- One event per batch, not per session: {"event": "archive"|"end",
 -- "session_id": null, "count": n}, so a large backlog cannot flood listeners;
@@ -86,6 +76,7 @@ CREATE OR REPLACE FUNCTION llm._cleanup_batch(
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
   v_cutoff          timestamptz;
@@ -108,9 +99,21 @@ BEGIN
     _cleanup_batch.after_id := '';
   END IF;
 
-  SELECT c.session_ids, c.last_time, c.last_id INTO v_candidates, _cleanup_batch.after_time, _cleanup_batch.after_id
-  FROM llm._stale_candidates(v_cutoff, _cleanup_batch.batch_size,
-                             _cleanup_batch.after_time, COALESCE(_cleanup_batch.after_id, '')) c;
+  -- The next candidates: at most batch_size unpinned sessions idle since before the
+  -- cutoff, oldest first, after the keyset (after_time, after_id) of the previous
+  -- batch. The keyset matters: cleanup_stale runs its batches in one transaction, and
+  -- its own deleted rows stay in the index until it ends, so starting every batch
+  -- from the oldest made a large cleanup quadratic (100,000 stale sessions: each
+  -- batch stepped over every session already removed).
+  SELECT COALESCE(array_agg(c.session_id ORDER BY c.last_query_at, c.session_id), '{}'),
+         (array_agg(c.last_query_at ORDER BY c.last_query_at DESC, c.session_id DESC))[1],
+         (array_agg(c.session_id ORDER BY c.last_query_at DESC, c.session_id DESC))[1]
+  INTO v_candidates, _cleanup_batch.after_time, _cleanup_batch.after_id
+  FROM (SELECT s.session_id, s.last_query_at FROM llm.sessions s
+        WHERE s.last_query_at < v_cutoff AND NOT s.pinned
+          AND (s.last_query_at, s.session_id) > (_cleanup_batch.after_time, COALESCE(_cleanup_batch.after_id, ''))
+        ORDER BY s.last_query_at, s.session_id
+        LIMIT _cleanup_batch.batch_size) c;
   candidates := cardinality(v_candidates);
   removed := 0;
   IF candidates = 0 THEN
@@ -212,29 +215,84 @@ $$;
 COMMENT ON FUNCTION llm.cleanup_stale(interval, integer, text) IS
 'Removes the sessions whose last_query_at is older than max_idle, except pinned ones, in batches of batch_size (1..100000), all in one transaction. policy ''delete'' (the default here, as in the seed) deletes them with their turns; ''archive'' (the default of schedule_cleanup) moves them with their turns into llm.archived_sessions/llm.archived_turns, whence restore_session brings one back. Returns how many sessions it removed. Sessions in use are never locked. Sends one event "end" or "archive" per batch, with "count" and a null session_id. Beside live traffic, CALL llm.run_cleanup instead: it commits every batch and paces itself.';
 
--- The cleanup that runs beside live traffic (the pg_cron job calls it): the same
--- batches as cleanup_stale, but each committed on its own, with a pause after
--- each so that the cleanup works at most busy_share of the time.
+-- The pacing of run_cleanup. Raises 22023 unless busy_share is within 0.01..1 and
+-- batch_size within 1..100000. Before the first batch (size NULL): next_size 1,
+-- pause 0. After a batch of `size` sessions that began at batch_started (and has
+-- committed): the size of the next batch, so that it works about 1 ms, and the pause
+-- first, (1 / busy_share - 1) times as long as the batch took.
 --
--- Why, measured (make bench: 100,000 stale sessions archived while 2 clients
--- append): in one transaction the appends' p99 went from 1.2 to 13 ms and their
--- p50 from 0.5 to 1.4 ms. Two causes. The long transaction holds back the xmin
--- horizon, so every update of a live session leaves a dead version that no one
--- can prune and the next append steps over; committed batches end that (p50 back
--- to 0.5 ms). And the archive writes about 3.6 kB of WAL per one-turn session
--- (the rows inserted, the full-page images of the pages deleted from), which
--- every append's commit must wait to flush behind; small, paced batches keep
--- that queue short.
+-- Why 1 ms, measured (2 clients appending flat out on 2 cores, their p99 0.7-0.8 ms
+-- alone; 100,000 one-turn sessions archived at busy_share 0.5): what costs the
+-- appends' p99 is how long each burst of the cleanup holds a core, more than how
+-- much of the time it works. An append that wakes while both cores are taken waits
+-- for the burst to end or for the scheduler's slice. A plain CPU burner working half
+-- the time in bursts of 0.5 / 2 / 5 ms raised the appends' p99 1.6 / 2.1 / 3.9
+-- times; fixed batches of 10 / 50 sessions, 1.7 / 3.2 times. Batches sized to work
+-- 2 ms: p99 2.2-2.3 ms, 15-17 s in all; 1 ms: p99 1.6-1.7 ms, 47-59 s (smaller
+-- batches pay the per-batch cost more often). A batch cannot be cut short (it is
+-- one statement), so its size is what bounds it: sized by time, not by a count of
+-- sessions, because a session's cost grows with its turns (50 sessions of 100 turns
+-- would hold a core for over 100 ms). The size grows at most twofold per batch, from
+-- 1, and shrinks at once: on a busy server, where batches take longer, they get
+-- smaller.
+CREATE OR REPLACE FUNCTION llm._cleanup_pace(
+  busy_share    float8,
+  batch_size    integer,
+  size          integer,
+  batch_started timestamptz,
+  OUT next_size integer,
+  OUT pause     float8)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER  -- for run_cleanup's caller: it calls llm._require_range
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  c_batch_seconds CONSTANT float8 := 0.001;  -- see above
+  v_took          float8;
+BEGIN
+  -- NOT (... AND ...) refuses NaN too: it sorts above 1.
+  IF busy_share IS NULL OR NOT (busy_share >= 0.01 AND busy_share <= 1) THEN
+    RAISE EXCEPTION 'busy_share must be between 0.01 and 1, not %', COALESCE(busy_share::text, 'NULL')
+      USING ERRCODE = '22023',
+            HINT = 'It is the share of the time the cleanup works: 0.5 pauses as long as each batch took.';
+  END IF;
+  PERFORM llm._require_range('batch_size', _cleanup_pace.batch_size, 1, 100000);
+  IF size IS NULL THEN
+    next_size := 1;
+    pause := 0;
+    RETURN;
+  END IF;
+  v_took := GREATEST(date_part('epoch', clock_timestamp() - batch_started), 1e-6);
+  next_size := LEAST(_cleanup_pace.batch_size, 2 * size,
+                     GREATEST(1, floor(size * c_batch_seconds / v_took))::integer);
+  pause := v_took * (1 / busy_share - 1);
+END;
+$$;
+COMMENT ON FUNCTION llm._cleanup_pace(float8, integer, integer, timestamptz) IS
+'Internal, for run_cleanup: validates busy_share (0.01..1) and batch_size; returns the size of the next batch (about 1 ms of work, at most batch_size) and the pause before it.';
+
+-- The cleanup that runs beside live traffic (the pg_cron job calls it): the same
+-- batches as cleanup_stale, but each committed on its own, sized to work about 1 ms
+-- and followed by a pause, so that the cleanup works at most busy_share of the time
+-- in bursts too short to keep live calls waiting (see _cleanup_pace).
+--
+-- Why commit every batch, measured (make bench: 100,000 stale sessions archived
+-- while 2 clients append): in one transaction the appends' p99 went from 1.2 to
+-- 13 ms and their p50 from 0.5 to 1.4 ms. The long transaction holds back the xmin
+-- horizon, so every update of a live session leaves a dead version that no one can
+-- prune and the next append steps over; committed batches end that.
 --
 -- A procedure, not a function: only a procedure can COMMIT. Hence also SECURITY
 -- INVOKER and no SET clause (PostgreSQL forbids transaction control in either):
--- each batch is the SECURITY DEFINER llm._cleanup_batch, and the functions
--- called here are schema-qualified. It runs with its caller's rights only, so
--- nothing the caller's search_path could redirect gains any privilege.
+-- each batch is the SECURITY DEFINER llm._cleanup_batch, the arithmetic is in
+-- llm._cleanup_pace (search_path pinned), and what little is left here names
+-- pg_catalog's functions and operators, so the caller's search_path changes
+-- nothing (it runs with its caller's rights only in any case).
 -- CALL it outside an explicit transaction block (psql's autocommit, pg_cron).
+-- Inside one, the first batch's COMMIT fails (2D000) and the batch rolls back with
+-- the caller's transaction; bad arguments fail first, with 22023, either way.
 CREATE OR REPLACE PROCEDURE llm.run_cleanup(
   max_idle   interval DEFAULT '1 hour',
-  batch_size integer  DEFAULT 50,
+  batch_size integer  DEFAULT 1000,
   policy     text     DEFAULT 'archive',
   busy_share float8   DEFAULT 0.5,
   INOUT removed integer DEFAULT NULL
@@ -245,37 +303,32 @@ DECLARE
   v_started       timestamptz := pg_catalog.now();
   v_batch_started timestamptz;
   v_batch         record;
+  v_size          integer;
+  v_pause         float8;
   v_after_time    timestamptz := '-infinity';
   v_after_id      text := '';
 BEGIN
-  IF busy_share IS NULL OR NOT (busy_share > 0 AND busy_share <= 1) THEN  -- NaN too: it sorts above 1
-    RAISE EXCEPTION 'busy_share must be more than 0 and at most 1, not %', COALESCE(busy_share::text, 'NULL')
-      USING ERRCODE = '22023';
-  END IF;
-  -- Inside an explicit transaction block this COMMIT fails (2D000, invalid
-  -- transaction termination) before any batch has run; in autocommit it ends
-  -- only the CALL's own, empty transaction.
-  COMMIT;
+  SELECT p.next_size INTO v_size FROM llm._cleanup_pace(busy_share, batch_size, NULL, NULL) p;
   removed := 0;
   LOOP
     v_batch_started := pg_catalog.clock_timestamp();
     SELECT b.after_time, b.after_id, b.removed, b.candidates INTO v_batch
-    FROM llm._cleanup_batch(max_idle, batch_size, policy, v_started, v_after_time, v_after_id) b;
-    removed := removed + v_batch.removed;
+    FROM llm._cleanup_batch(max_idle, v_size, policy, v_started, v_after_time, v_after_id) b;
+    removed := removed OPERATOR(pg_catalog.+) v_batch.removed;
     COMMIT;
-    EXIT WHEN v_batch.candidates < batch_size;
+    EXIT WHEN v_batch.candidates OPERATOR(pg_catalog.<) v_size;
     v_after_time := v_batch.after_time;
     v_after_id := v_batch.after_id;
-    IF busy_share < 1 THEN
-      -- Rest (1 / busy_share - 1) times as long as the batch took: 0.5 rests as long as it worked.
-      PERFORM pg_catalog.pg_sleep(
-        pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - v_batch_started) * (1 / busy_share - 1));
-    END IF;
+    SELECT p.next_size, p.pause INTO v_size, v_pause
+    FROM llm._cleanup_pace(busy_share, batch_size, v_size, v_batch_started) p;
+    -- The pause runs in a transaction of its own, whose snapshot holds back the xmin
+    -- horizon for its few milliseconds (it reads nothing).
+    PERFORM pg_catalog.pg_sleep(v_pause);
   END LOOP;
 END;
 $$;
 COMMENT ON PROCEDURE llm.run_cleanup(interval, integer, text, float8, integer) IS
-'For operators (llm_admin) and the pg_cron job: CALL llm.run_cleanup(max_idle, batch_size, policy, busy_share) removes what cleanup_stale would (policy ''archive'' by default here), committing every batch of batch_size (default 50) sessions and pausing after each so that it works at most busy_share (0 < busy_share <= 1, default 0.5) of the time: made to run beside live traffic. Returns removed, the number of sessions removed. Must be called outside an explicit transaction block (psql in autocommit, pg_cron); an error in a batch leaves the batches before it done.';
+'For operators (llm_admin) and the pg_cron job: CALL llm.run_cleanup(max_idle, batch_size, policy, busy_share) removes what cleanup_stale would (policy ''archive'' by default here), committing every batch on its own: batches are sized to work about 1 ms each (from 1 session, at most batch_size, default 1000), and after each it pauses so that it works at most busy_share (0.01..1, default 0.5) of the time: made to run beside live traffic. Returns removed, the number of sessions removed. Must be called outside an explicit transaction block (psql in autocommit, pg_cron); an error in a batch leaves the batches before it done.';
 
 -- Raises feature_not_supported with directions when pg_cron is not in this database.
 CREATE OR REPLACE FUNCTION llm._require_pg_cron()
@@ -290,7 +343,7 @@ BEGIN
             HINT = 'Install it (Debian: apt-get install postgresql-15-cron; in postgresql.conf: '
                 || 'shared_preload_libraries = ''pg_cron'', cron.database_name = ''' || current_database()
                 || '''; restart; CREATE EXTENSION pg_cron), or run cleanup from system cron instead: '
-                || '*/15 * * * * psql "$DATABASE_URL" -c "SELECT llm.cleanup_stale(policy => ''archive'')"';
+                || '*/15 * * * * psql "$DATABASE_URL" -c "CALL llm.run_cleanup()"';
   END IF;
 END;
 $$;

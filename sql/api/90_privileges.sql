@@ -41,8 +41,9 @@ GRANT EXECUTE ON FUNCTION
   llm.import_session(jsonb, text),
   llm.index_turns(integer),
   -- run_cleanup runs with its caller's rights (a procedure that commits cannot be
-  -- SECURITY DEFINER): it needs its batch function.
-  llm._cleanup_batch(interval, integer, text, timestamptz, timestamptz, text)
+  -- SECURITY DEFINER): it needs its batch function and its pacing.
+  llm._cleanup_batch(interval, integer, text, timestamptz, timestamptz, text),
+  llm._cleanup_pace(float8, integer, integer, timestamptz)
 TO llm_admin;
 GRANT EXECUTE ON PROCEDURE llm.run_cleanup(interval, integer, text, float8, integer) TO llm_admin;
 -- Views and tables, the usage views included, are for operators only: a view
