@@ -10,6 +10,9 @@
 #      first takes one session, none grows more than twofold; removed = 237; a pinned
 #      stale session and fresh ones are left alone;
 #   3. policy 'delete' deletes, with the turns, and archives nothing;
+#   3b. a cleanup batch waits for an open index_turns transaction instead of interleaving
+#      its row locks with it (the two pg_cron jobs deadlocked when they did), and goes
+#      through once it commits;
 #   4. beside live traffic: while it runs with a small busy_share, pgbench appends to live
 #      sessions from other connections; every append succeeds and is stored, appends
 #      complete while the cleanup runs, and another connection sees its batches committed
@@ -205,6 +208,24 @@ check "they are gone" "$(live gone)" 0
 check "with their turns" "$(turns_md5 turns gone)" "0 "
 check "and nothing of them was archived" "$(archived gone)" 0
 check "the pinned, fresh and almost stale sessions are still untouched" "$(survivors)" "$kept"
+
+# --- 3b. Cleanup and the search indexer take turns -------------------------------------------
+make_stale wait 5
+q >/dev/null 2>&1 <<'SQL' &
+BEGIN;
+SELECT llm.index_turns(1);
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+indexer_pid=$!
+sleep 1
+check "while an index_turns transaction is open, a cleanup batch waits for it (lock_timeout 300 ms: 55P03)" \
+  "$(sqlstate "SET lock_timeout = '300ms';
+SELECT llm.cleanup_stale(:'max_idle'::interval, 10, 'archive');")" 55P03
+check "and nothing was archived meanwhile" "$(archived wait) $(live wait)" "0 5"
+wait "$indexer_pid" || true
+check "once the indexer committed, the cleanup goes through" "$(q -c "CALL llm.run_cleanup(:'max_idle'::interval, 10, 'archive', 1)")" 5
+check "all 5 archived" "$(archived wait) $(live wait)" "5 0"
 
 # --- 4. Beside live traffic -----------------------------------------------------------------
 make_stale load "$LOAD_STALE"

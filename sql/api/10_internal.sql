@@ -203,6 +203,24 @@ BEGIN
 END;
 $$;
 
+-- Serialises the maintenance that writes the turns of many sessions in one statement:
+-- cleanup batches (which delete them) and index_turns (which updates them), until the
+-- end of the caller's transaction. Each locks its rows in an order of its own plan, so
+-- two of them at once could each hold a turn the other waits for (seen: the pg_cron
+-- jobs llm-sessions-cleanup and llm-sessions-index, started in the same minute, ended
+-- in "deadlock detected"). Taken before either touches a row, this lock makes one wait
+-- for the other instead. Client calls never take it: they touch one session each, its
+-- row locked first.
+CREATE OR REPLACE FUNCTION llm._lock_turn_maintenance()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('llm-sessions:turn-maintenance'));
+END;
+$$;
+
 -- Raises unique_violation (23505) when the id belongs to an archived session: an id
 -- is either live or archived, never both. Call it after inserting the live row: the
 -- insert waited for any transaction moving this id, so this check sees its outcome.
@@ -221,7 +239,7 @@ END;
 $$;
 
 REVOKE ALL ON FUNCTION
-  llm._notify(text, text, text, integer, bigint), llm._refuse_archived_id(text),
+  llm._notify(text, text, text, integer, bigint), llm._refuse_archived_id(text), llm._lock_turn_maintenance(),
   llm._is_blank(text), llm._cutoff(text, interval, boolean),
   llm._require_id(text, text, integer), llm._require_text(text, text, boolean),
   llm._require_metadata(jsonb), llm._require_range(text, bigint, bigint, bigint),

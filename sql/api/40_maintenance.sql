@@ -119,6 +119,7 @@ BEGIN
   IF candidates = 0 THEN
     RETURN;
   END IF;
+  PERFORM llm._lock_turn_maintenance();
 
   IF _cleanup_batch.policy = 'delete' THEN
     DELETE FROM llm.sessions s

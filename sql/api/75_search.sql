@@ -64,6 +64,8 @@ DECLARE
   v_indexed integer;
 BEGIN
   PERFORM llm._require_range('batch_size', index_turns.batch_size, 1, 100000);
+  -- Not beside a cleanup batch, which deletes turns in an order of its own.
+  PERFORM llm._lock_turn_maintenance();
   -- Cross-session maintenance without row locks taken up front (SCALE.md): a
   -- bounded batch from the partial index, the condition repeated in the UPDATE.
   -- A turn popped or archived meanwhile is simply gone.
